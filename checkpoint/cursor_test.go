@@ -1,0 +1,95 @@
+package checkpoint
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+func TestCursorCommitsOnlyPastFinalRecords(t *testing.T) {
+	c := NewCursor(100)
+	if got := c.Committed(); got != 100 {
+		t.Fatalf("fresh cursor committed %d, want 100", got)
+	}
+	a := c.Add(100, 150)
+	c.Skip(160) // a blank line, final at once
+	b := c.Add(160, 200)
+	d := c.Add(200, 260)
+	if got := c.Committed(); got != 100 {
+		t.Fatalf("committed %d with the first record pending, want 100", got)
+	}
+	d.Done() // out of order: must not move the checkpoint
+	if got := c.Committed(); got != 100 {
+		t.Fatalf("committed %d after a later record finished, want 100", got)
+	}
+	a.Done()
+	if got := c.Committed(); got != 160 {
+		t.Fatalf("committed %d, want 160 (start of the still pending record b)", got)
+	}
+	b.Done()
+	if got := c.Committed(); got != 260 {
+		t.Fatalf("committed %d, want 260", got)
+	}
+	b.Done() // repeated
+	if got, p := c.Committed(), c.Pending(); got != 260 || p != 0 {
+		t.Fatalf("after repeat: committed %d pending %d", got, p)
+	}
+	c.Skip(300)
+	if got := c.Committed(); got != 300 {
+		t.Fatalf("committed %d after a skipped tail, want 300", got)
+	}
+}
+
+// TestCursorRandomOrder checks the invariant against a model under random
+// completion order and concurrent completers.
+func TestCursorRandomOrder(t *testing.T) {
+	for round := 0; round < 50; round++ {
+		rng := rand.New(rand.NewPCG(uint64(round), 7))
+		c := NewCursor(0)
+		type rec struct {
+			m          Mark
+			start, end int64
+		}
+		var recs []rec
+		off := int64(0)
+		for i := 0; i < 500; i++ {
+			n := int64(1 + rng.IntN(50))
+			if rng.IntN(4) == 0 {
+				c.Skip(off + n)
+			} else {
+				recs = append(recs, rec{c.Add(off, off+n), off, off + n})
+			}
+			off += n
+		}
+		perm := rng.Perm(len(recs))
+		done := make([]bool, len(recs))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < len(perm); i += 4 {
+					r := recs[perm[i]]
+					mu.Lock()
+					r.m.Done()
+					done[perm[i]] = true
+					got := c.Committed()
+					// Every record starting before the commit point must be done.
+					for j, rr := range recs {
+						if rr.start < got && !done[j] {
+							mu.Unlock()
+							t.Errorf("committed %d passes pending record at %d", got, rr.start)
+							return
+						}
+					}
+					mu.Unlock()
+				}
+			}(w)
+		}
+		wg.Wait()
+		if got := c.Committed(); got != off {
+			t.Fatalf("all done: committed %d, want %d", got, off)
+		}
+	}
+}
