@@ -1,0 +1,81 @@
+package tailer
+
+import (
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
+)
+
+// identity is what makes two paths the same file: device and inode.
+// Inode reuse is told apart by the fingerprint (see File.fp).
+type identity struct{ dev, ino uint64 }
+
+func identityOf(fi os.FileInfo) (identity, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return identity{}, false
+	}
+	return identity{dev: uint64(st.Dev), ino: st.Ino}, true
+}
+
+// File is one followed file generation: a file identity read from some offset.
+// A truncation starts a new generation (a new Cursor from 0).
+//
+// Its exported methods are for the Handler, which runs on the reader goroutine.
+type File struct {
+	id     identity
+	path   string             // where it was last seen; guarded by Tailer.mu for writers, read freely on the reader goroutine
+	cursor *checkpoint.Cursor // generation's ack cursor
+
+	f        *os.File // nil while closed (descriptor budget) or after drain
+	readPos  int64    // offset of the next byte to read
+	partial  []byte   // incomplete last line, ending at readPos
+	skip     bool     // discarding an over-long line that started at skipFrom
+	skipFrom int64
+
+	size     int64  // last size seen by stat
+	fp       string // fingerprint of the first fpSize bytes
+	fpSize   int64
+	gone     bool      // no matching path leads to it any more (renamed away or deleted)
+	deleted  bool      // link count 0
+	goneAt   time.Time // when gone was first seen
+	lastData time.Time // last time a read returned data
+	lastUsed uint64    // tick of the last read, for closing the least recently used descriptor
+	queued   bool      // in the ready queue
+}
+
+// Path returns the path the file was last seen at.
+func (f *File) Path() string { return f.path }
+
+// Cursor returns the ack cursor of the file's current generation.
+func (f *File) Cursor() *checkpoint.Cursor { return f.cursor }
+
+// lineStart is the offset where the pending partial line begins.
+func (f *File) lineStart() int64 { return f.readPos - int64(len(f.partial)) }
+
+func (f *File) close() {
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+	}
+}
+
+// readFingerprint hashes the first min(size, FingerprintBytes) bytes of the
+// open file.
+func readFingerprint(fd *os.File, size int64) (string, int64, error) {
+	n := min(size, checkpoint.FingerprintBytes)
+	if n <= 0 {
+		return "", 0, nil
+	}
+	buf := make([]byte, n)
+	m, err := fd.ReadAt(buf, 0)
+	if int64(m) < n {
+		if err == nil {
+			err = os.ErrClosed
+		}
+		return "", 0, err
+	}
+	return checkpoint.Fingerprint(buf), n, nil
+}

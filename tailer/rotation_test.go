@@ -1,0 +1,256 @@
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
+)
+
+// sameSet fails unless got holds exactly the lines of want, each once.
+func sameSet(t *testing.T, got, want []string) {
+	t.Helper()
+	g := append([]string(nil), got...)
+	w := append([]string(nil), want...)
+	sort.Strings(g)
+	sort.Strings(w)
+	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+		count := map[string]int{}
+		for _, l := range g {
+			count[l]++
+		}
+		var missing, dup []string
+		for _, l := range w {
+			if count[l] == 0 {
+				missing = append(missing, l)
+			}
+			if count[l] > 1 {
+				dup = append(dup, l)
+			}
+		}
+		t.Fatalf("got %d lines, want %d; missing %d (e.g. %v), repeated %d (e.g. %v)",
+			len(g), len(w), len(missing), missing[:min(5, len(missing))], len(dup), dup[:min(5, len(dup))])
+	}
+}
+
+func TestRenameRotationDrainsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 100))
+	_, r, _ := start(t, Config{Include: []string{p}, RotateWait: 200 * time.Millisecond}, checkpoint.State{})
+	waitFor(t, "first lines", func() bool { return len(r.texts()) == 100 })
+	// A writer holding the old file writes just before and after the rename.
+	old, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	old.WriteString(lines("a", 100, 150))
+	os.Rename(p, p+".1") // out of the glob
+	old.WriteString(lines("a", 150, 160) + "a-frag")
+	old.Close()
+	appendFile(t, p, lines("b", 0, 50))
+	want := append(append(want("a", 0, 160), "a-frag"), want("b", 0, 50)...)
+	waitFor(t, "both files", func() bool { return len(r.texts()) >= len(want) })
+	time.Sleep(300 * time.Millisecond)
+	sameSet(t, r.texts(), want)
+}
+
+// TestRapidRotationsLoseNothing rotates the file many times while the reader
+// is far behind: every generation was opened while it had the name, but most
+// are renamed (and the oldest renamed over, i.e. unlinked) long before they
+// are read to the end.
+func TestRapidRotationsLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	tl, r, _ := start(t, Config{Include: []string{p}, RotateWait: 100 * time.Millisecond}, checkpoint.State{})
+	r.delay.Store(int64(20 * time.Microsecond))
+	var all []string
+	for gen := 0; gen < 20; gen++ {
+		prefix := fmt.Sprintf("g%d", gen)
+		appendFile(t, p, lines(prefix, 0, 200))
+		all = append(all, want(prefix, 0, 200)...)
+		fi, _ := os.Stat(p)
+		id, _ := identityOf(fi)
+		waitFor(t, "generation discovered", func() bool {
+			for _, e := range tl.Snapshot() {
+				if e.Dev == id.dev && e.Ino == id.ino {
+					return true
+				}
+			}
+			return false
+		})
+		// logrotate with rotate 3: the oldest is renamed over, i.e. deleted.
+		for k := 3; k > 1; k-- {
+			os.Rename(fmt.Sprintf("%s.%d", p, k-1), fmt.Sprintf("%s.%d", p, k))
+		}
+		os.Rename(p, p+".1")
+	}
+	waitFor(t, "every generation", func() bool { return len(r.texts()) >= len(all) })
+	time.Sleep(200 * time.Millisecond)
+	sameSet(t, r.texts(), all)
+	waitFor(t, "rotated files let go", func() bool { return openFDsTo(t, dir) == 0 })
+}
+
+func TestRotatedNameStillMatchingKeepsItsState(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 100))
+	_, r, _ := start(t, Config{Include: []string{p + "*"}}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 100 })
+	os.Rename(p, p+".1") // still matches: same file, same offset, no re-read
+	appendFile(t, p+".1", lines("a", 100, 110))
+	appendFile(t, p, lines("b", 0, 10))
+	waitFor(t, "lines", func() bool { return len(r.texts()) >= 120 })
+	time.Sleep(200 * time.Millisecond)
+	sameSet(t, r.texts(), append(want("a", 0, 110), want("b", 0, 10)...))
+}
+
+func TestCopyTruncateRereadsFromStart(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 50))
+	_, r, _ := start(t, Config{Include: []string{p}}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 50 })
+	// copytruncate: copy (outside the glob), truncate in place, write on.
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p+".1", b, 0o644)
+	os.Truncate(p, 0)
+	appendFile(t, p, lines("b", 0, 5))
+	waitFor(t, "after truncation", func() bool { return len(r.texts()) == 55 })
+	sameSet(t, r.texts(), append(want("a", 0, 50), want("b", 0, 5)...))
+}
+
+func TestTruncateAndRegrowPastOffsetIsDetected(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 10))
+	tl, r, stop := start(t, Config{Include: []string{p}}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 10 })
+	// Live: truncate and write more than before in one go, so the size
+	// alone does not show it; the fingerprint does.
+	os.WriteFile(p, []byte(lines("b", 0, 30)), 0o644)
+	waitFor(t, "new content", func() bool { return len(r.texts()) >= 40 })
+	time.Sleep(100 * time.Millisecond)
+	sameSet(t, r.texts(), append(want("a", 0, 10), want("b", 0, 30)...))
+	stop()
+
+	// Across a restart: the checkpoint's fingerprint no longer matches.
+	st := checkpoint.State{Files: tl.Snapshot()}
+	os.WriteFile(p, []byte(lines("c", 0, 40)), 0o644)
+	_, r2, _ := start(t, Config{Include: []string{p}}, st)
+	waitFor(t, "rewritten content", func() bool { return len(r2.texts()) >= 40 })
+	time.Sleep(100 * time.Millisecond)
+	sameSet(t, r2.texts(), want("c", 0, 40))
+}
+
+func openFDsTo(t *testing.T, path string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		// The directory itself is opened briefly by each glob; count files only.
+		if err == nil && strings.HasPrefix(target, path) && target != path {
+			n++
+		}
+	}
+	return n
+}
+
+func TestDeletedFileIsDrainedAndClosed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 10))
+	_, r, _ := start(t, Config{Include: []string{p}}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 10 })
+	w, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	os.Remove(p)
+	w.WriteString(lines("a", 10, 20) + "frag")
+	w.Close()
+	waitFor(t, "drain", func() bool { return len(r.texts()) == 21 })
+	waitFor(t, "descriptor closed", func() bool { return openFDsTo(t, p) == 0 })
+	sameSet(t, r.texts(), append(want("a", 0, 20), "frag"))
+}
+
+func TestInodeReuseIsANewFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 20))
+	fi, _ := os.Stat(p)
+	id, _ := identityOf(fi)
+	// A checkpoint for this very inode, but with another file's fingerprint:
+	// the inode was freed and reused since.
+	st := checkpoint.State{Files: []checkpoint.Entry{{Path: p, Dev: id.dev, Ino: id.ino,
+		Fingerprint: checkpoint.Fingerprint([]byte("some other file's first bytes")), FingerprintSize: 29, Offset: 100}}}
+	_, r, _ := start(t, Config{Include: []string{p}}, st)
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 20 })
+	sameSet(t, r.texts(), want("a", 0, 20))
+}
+
+func TestSymlinkedDirAndTwoPathsReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "pods", "p1")
+	os.MkdirAll(real, 0o755)
+	link := filepath.Join(dir, "containers")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(real, "c.log")
+	appendFile(t, p, lines("a", 0, 30))
+	os.Symlink(p, filepath.Join(real, "alias.log"))
+	_, r, _ := start(t, Config{Include: []string{filepath.Join(link, "*.log"), filepath.Join(real, "*.log")}}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) >= 30 })
+	appendFile(t, p, lines("a", 30, 40))
+	waitFor(t, "more lines", func() bool { return len(r.texts()) >= 40 })
+	time.Sleep(200 * time.Millisecond)
+	sameSet(t, r.texts(), want("a", 0, 40))
+}
+
+func TestManyFilesWithFewDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	const files = 2000
+	var all []string
+	for i := range files {
+		prefix := fmt.Sprintf("f%d", i)
+		appendFile(t, filepath.Join(dir, prefix+".jsonl"), lines(prefix, 0, 3))
+		all = append(all, want(prefix, 0, 3)...)
+	}
+	tl, r, _ := start(t, Config{Include: []string{filepath.Join(dir, "*.jsonl")}, MaxOpenFiles: 50}, checkpoint.State{})
+	waitFor(t, "every file", func() bool { return len(r.texts()) >= len(all) })
+	if n := openFDsTo(t, dir); n > 50 {
+		t.Fatalf("%d descriptors open, bound is 50", n)
+	}
+	// Appends to files whose descriptors were closed are still found.
+	for i := 0; i < files; i += 100 {
+		prefix := fmt.Sprintf("f%d", i)
+		appendFile(t, filepath.Join(dir, prefix+".jsonl"), lines(prefix, 3, 4))
+		all = append(all, want(prefix, 3, 4)...)
+	}
+	waitFor(t, "appended lines", func() bool { return len(r.texts()) >= len(all) })
+	if n := openFDsTo(t, dir); n > 50 {
+		t.Fatalf("%d descriptors open, bound is 50", n)
+	}
+	sameSet(t, r.texts(), all)
+	if n := len(tl.Snapshot()); n != files {
+		t.Fatalf("snapshot has %d files, want %d", n, files)
+	}
+}
+
+func TestLinesSplitAcrossWrites(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	_, r, _ := start(t, Config{Include: []string{p}}, checkpoint.State{})
+	appendFile(t, p, "")
+	var all []string
+	for i := range 50 {
+		l := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", i*37%200))
+		appendFile(t, p, l[:len(l)/2])
+		time.Sleep(2 * time.Millisecond)
+		appendFile(t, p, l[len(l)/2:]+"\n")
+		all = append(all, l)
+	}
+	waitFor(t, "lines", func() bool { return len(r.texts()) >= 50 })
+	sameSet(t, r.texts(), all)
+}

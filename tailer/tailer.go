@@ -1,0 +1,446 @@
+// Package tailer follows the files matching a set of globs and hands every
+// complete line, with its exact byte range, to a Handler.
+//
+// It is written for spanshipper's delivery contract rather than built on
+// github.com/nxadm/tail, which emits an
+// unterminated fragment at EOF as if it were a line, splits long lines, and
+// reopens a rotated path without first draining the old file (see
+// tailer/design.md and nxadm_test.go). fsnotify only wakes the reader; a poll
+// every second is the ground truth, so a lost or overflowed event delays a
+// line by at most one poll and never loses it.
+package tailer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
+	"github.com/spanshipper/spanshipper/metrics"
+)
+
+// Handler receives the lines of every followed file.
+type Handler interface {
+	// HandleLine is called for each complete line of f, in file order; line
+	// excludes the '\n' and occupies [start, end) in the file, newline
+	// included. line is only valid during the call. HandleLine may block to
+	// apply backpressure: reading stops until it returns. A non-nil error
+	// stops the tailer.
+	HandleLine(f *File, line []byte, start, end int64) error
+	// HandleTooLong is called for a line over Config.MaxLineBytes occupying
+	// [start, end); its bytes were discarded.
+	HandleTooLong(f *File, start, end int64) error
+}
+
+// Config says what to follow and how. The zero value of each field but
+// Include means its default.
+type Config struct {
+	Include      []string      // globs of files to follow
+	Exclude      []string      // globs removed from Include's matches
+	StartAtEnd   bool          // files with no checkpoint found at start-up are read from their end
+	MaxOpenFiles int           // descriptors held at most; 0 means 1024
+	MaxLineBytes int           // longer lines are skipped; 0 means 4 MiB
+	PollInterval time.Duration // stat and glob period; 0 means 1s
+	RotateWait   time.Duration // how long a renamed-away file stays open after its last data; 0 means 2s
+	ReadQuantum  int           // bytes read from one file before others get a turn; 0 means 1 MiB
+	ExitOnEOF    bool          // Run returns once every file is read to its end
+	Logger       *slog.Logger
+	Metrics      *metrics.Metrics
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = 1024
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 4 << 20
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.RotateWait <= 0 {
+		c.RotateWait = 2 * time.Second
+	}
+	if c.ReadQuantum <= 0 {
+		c.ReadQuantum = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
+}
+
+// Tailer follows files. Build it with New, run it with Run.
+type Tailer struct {
+	cfg     Config
+	handler Handler
+	log     *slog.Logger
+
+	restore map[identity]checkpoint.Entry // checkpoints not yet matched to a file
+
+	mu    sync.Mutex // guards files and the fields Snapshot reads
+	files map[identity]*File
+
+	// Owned by the Run goroutine.
+	ready   []*File
+	open    int
+	tick    uint64
+	buf     []byte
+	started bool
+	watcher *watcher
+
+	scanned atomic.Bool
+}
+
+// New returns a tailer that resumes from st's checkpoints.
+func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
+	cfg.setDefaults()
+	if len(cfg.Include) == 0 {
+		return nil, errors.New("tailer: no include globs")
+	}
+	t := &Tailer{
+		cfg:     cfg,
+		handler: h,
+		log:     cfg.Logger,
+		restore: make(map[identity]checkpoint.Entry, len(st.Files)),
+		files:   make(map[identity]*File),
+		buf:     make([]byte, 256<<10),
+	}
+	for _, e := range st.Files {
+		t.restore[identity{e.Dev, e.Ino}] = e
+	}
+	return t, nil
+}
+
+// Run follows the files until ctx ends (returning nil), the handler fails
+// (returning its error), or, with ExitOnEOF, every file is read to its end.
+func (t *Tailer) Run(ctx context.Context) error {
+	w, err := newWatcher(t.log)
+	if err != nil {
+		t.log.Warn("file notifications unavailable, polling only", "err", err)
+	}
+	t.watcher = w
+	defer func() {
+		if t.watcher != nil {
+			t.watcher.close()
+		}
+		t.closeAll()
+	}()
+	poll := time.NewTicker(t.cfg.PollInterval)
+	defer poll.Stop()
+
+	t.scan()
+	t.started = true
+	t.scanned.Store(true)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		var wake <-chan struct{}
+		if t.watcher != nil {
+			wake = t.watcher.wake
+		}
+		if len(t.ready) > 0 {
+			// Busy reading a backlog: still notice new, renamed and
+			// truncated files, without waiting.
+			select {
+			case <-poll.C:
+				t.scan()
+			case <-wake:
+				t.onEvents()
+			default:
+			}
+			f := t.ready[0]
+			t.ready = t.ready[1:]
+			f.queued = false
+			if err := t.readTurn(ctx, f); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			continue
+		}
+		if t.cfg.ExitOnEOF {
+			t.scan() // files that appeared meanwhile, and sizes
+			if len(t.ready) > 0 {
+				continue
+			}
+			return t.finishAll(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			t.scan()
+		case <-wake:
+			t.onEvents()
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// finishAll treats every file as drained: unterminated fragments count as
+// lines (SPEC --exit-on-eof).
+func (t *Tailer) finishAll(ctx context.Context) error {
+	for _, f := range t.snapshotFiles() {
+		if err := t.flushFragment(ctx, f); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tailer) snapshotFiles() []*File {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*File, 0, len(t.files))
+	for _, f := range t.files {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (t *Tailer) enqueue(f *File) {
+	if !f.queued {
+		f.queued = true
+		t.ready = append(t.ready, f)
+	}
+}
+
+// onEvents handles a wake-up from the watcher: changed paths get a read turn,
+// directory changes a rescan.
+func (t *Tailer) onEvents() {
+	paths, rescan := t.watcher.take()
+	if rescan {
+		t.scan()
+		return
+	}
+	if len(paths) == 0 {
+		return
+	}
+	t.mu.Lock()
+	byPath := make(map[string]*File, len(t.files))
+	for _, f := range t.files {
+		byPath[f.path] = f
+	}
+	t.mu.Unlock()
+	for p := range paths {
+		if f, ok := byPath[p]; ok {
+			t.enqueue(f)
+		}
+	}
+}
+
+// readTurn reads up to one quantum of f, handing on each complete line.
+func (t *Tailer) readTurn(ctx context.Context, f *File) error {
+	if f.f == nil {
+		if f.gone {
+			t.drop(f, "its path is gone and its descriptor was closed")
+			return nil
+		}
+		if err := t.reopen(f); err != nil {
+			t.log.Warn("reopen file", "path", f.path, "err", err)
+			return nil
+		}
+	}
+	if !f.gone {
+		// A write event may arrive before the poll notices a truncation:
+		// check before reading on from the old offset.
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.f.Fd()), &st); err == nil {
+			t.check(f, st.Size)
+		}
+	}
+	t.tick++
+	f.lastUsed = t.tick
+	budget := t.cfg.ReadQuantum
+	for budget > 0 {
+		n, err := t.readChunk(ctx, f)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		budget -= n
+	}
+	if budget <= 0 {
+		t.enqueue(f) // more to read: back of the queue, others get a turn
+		return nil
+	}
+	// At EOF. A writer may still hold a renamed or deleted file and append to
+	// it, so it is let go only once it has been quiet for RotateWait; the
+	// poll gives gone files a turn until then.
+	if f.gone && time.Since(later(f.lastData, f.goneAt)) >= t.cfg.RotateWait {
+		if err := t.flushFragment(ctx, f); err != nil {
+			return err
+		}
+		t.drop(f, "drained")
+	}
+	return nil
+}
+
+// readChunk reads once from f and handles the complete lines in what it got.
+// It returns the number of bytes read (0 at EOF).
+func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
+	held := len(f.partial)
+	if need := held + 64<<10; need > len(t.buf) {
+		t.buf = make([]byte, need+need/2)
+	}
+	copy(t.buf, f.partial)
+	n, err := f.f.Read(t.buf[held:])
+	if n == 0 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.log.Warn("read file", "path", f.path, "err", err)
+		}
+		return 0, nil
+	}
+	data := t.buf[:held+n]
+	base := f.readPos - int64(held) // file offset of data[0]
+	f.readPos += int64(n)
+	f.lastData = time.Now()
+	t.cfg.Metrics.BytesRead.Add(float64(n))
+
+	pos := 0
+	if f.skip {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			f.partial = f.partial[:0]
+			return n, nil
+		}
+		f.skip = false
+		if err := t.handler.HandleTooLong(f, f.skipFrom, base+int64(i)+1); err != nil {
+			return n, err
+		}
+		pos = i + 1
+	}
+	lines := 0
+	for {
+		i := bytes.IndexByte(data[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		start := base + int64(pos)
+		end := start + int64(i) + 1
+		lines++
+		if i > t.cfg.MaxLineBytes {
+			if err := t.handler.HandleTooLong(f, start, end); err != nil {
+				return n, err
+			}
+		} else if err := t.handler.HandleLine(f, data[pos:pos+i], start, end); err != nil {
+			return n, err
+		}
+		pos += i + 1
+	}
+	t.cfg.Metrics.LinesRead.Add(float64(lines))
+	rest := data[pos:]
+	if len(rest) > t.cfg.MaxLineBytes {
+		f.skip = true
+		f.skipFrom = base + int64(pos)
+		rest = rest[:0]
+	}
+	f.partial = append(f.partial[:0], rest...)
+	if cap(f.partial) > 64<<10 && len(f.partial) < 4<<10 {
+		f.partial = append([]byte(nil), f.partial...) // let a one-off huge line's buffer go
+	}
+	t.updateFingerprint(f)
+	return n, nil
+}
+
+// flushFragment hands on an unterminated last line of a drained file.
+func (t *Tailer) flushFragment(ctx context.Context, f *File) error {
+	if f.skip {
+		f.skip = false
+		return t.handler.HandleTooLong(f, f.skipFrom, f.readPos)
+	}
+	if len(f.partial) == 0 {
+		return nil
+	}
+	start := f.lineStart()
+	line := f.partial
+	f.partial = nil
+	t.cfg.Metrics.LinesRead.Inc()
+	return t.handler.HandleLine(f, line, start, f.readPos)
+}
+
+// updateFingerprint extends the fingerprint while the file is shorter than
+// checkpoint.FingerprintBytes.
+func (t *Tailer) updateFingerprint(f *File) {
+	if f.fpSize >= checkpoint.FingerprintBytes || f.readPos <= f.fpSize || f.f == nil {
+		return
+	}
+	fp, n, err := readFingerprint(f.f, f.readPos)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	f.fp, f.fpSize = fp, n
+	t.mu.Unlock()
+}
+
+// drop stops following f and releases its descriptor.
+func (t *Tailer) drop(f *File, why string) {
+	if f.f != nil {
+		t.open--
+		t.cfg.Metrics.FilesOpen.Set(float64(t.open))
+	}
+	f.close()
+	t.mu.Lock()
+	if t.files[f.id] == f {
+		delete(t.files, f.id)
+	}
+	n := len(t.files)
+	t.mu.Unlock()
+	t.cfg.Metrics.FilesTracked.Set(float64(n))
+	t.log.Info("stopped following file", "path", f.path, "offset", f.readPos, "reason", why)
+}
+
+func (t *Tailer) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.files {
+		f.close()
+	}
+	t.open = 0
+}
+
+// Snapshot returns a checkpoint entry for every followed file. It is safe to
+// call from any goroutine.
+func (t *Tailer) Snapshot() []checkpoint.Entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]checkpoint.Entry, 0, len(t.files))
+	for _, f := range t.files {
+		out = append(out, checkpoint.Entry{
+			Path: f.path, Dev: f.id.dev, Ino: f.id.ino,
+			Fingerprint: f.fp, FingerprintSize: f.fpSize,
+			Offset: f.cursor.Committed(), Size: f.size,
+		})
+	}
+	return out
+}
+
+func (t *Tailer) String() string { return fmt.Sprintf("tailer(%v)", t.cfg.Include) }
+
+// Scanned reports whether the first scan is done, so a checkpoint taken now
+// covers every file that had one. Safe from any goroutine.
+func (t *Tailer) Scanned() bool { return t.scanned.Load() }
