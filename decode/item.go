@@ -1,0 +1,172 @@
+package decode
+
+import "bytes"
+
+// appendItem writes the SGP item for a validated record, keys in the order
+// of the agentex SDK's item: id, trace_id, name, parent_id, start_timestamp,
+// end_timestamp, input, output, metadata, type, status.
+func (d *Decoder) appendItem(dst, b []byte, f *fields, end bool) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = append(dst, b[f.id.s:f.id.e]...)
+	dst = append(dst, `,"trace_id":`...)
+	dst = append(dst, b[f.traceID.s:f.traceID.e]...)
+	dst = append(dst, `,"name":`...)
+	dst = append(dst, b[f.name.s:f.name.e]...)
+	if f.parentID.ok() && b[f.parentID.s] != 'n' {
+		dst = append(dst, `,"parent_id":`...)
+		dst = append(dst, b[f.parentID.s:f.parentID.e]...)
+	}
+	dst = append(dst, `,"start_timestamp":`...)
+	dst = append(dst, b[f.start.s:f.start.e]...)
+	if end {
+		dst = append(dst, `,"end_timestamp":`...)
+		dst = append(dst, b[f.end.s:f.end.e]...)
+	}
+	dst = append(dst, `,"input":`...)
+	dst = appendOrEmpty(dst, b, f.input)
+	dst = append(dst, `,"output":`...)
+	dst = appendOrEmpty(dst, b, f.output)
+
+	m := d.scanData(b, f.data)
+	dst = append(dst, `,"metadata":`...)
+	dst = d.appendMetadata(dst, b, f.data, &m)
+	dst = append(dst, `,"type":`...)
+	if m.spanType.ok() && b[m.spanType.s] == '"' {
+		dst = append(dst, b[m.spanType.s:m.spanType.e]...)
+	} else {
+		dst = append(dst, `"STANDALONE"`...)
+	}
+	if m.err.ok() {
+		dst = append(dst, `,"status":"ERROR"}`...)
+	} else {
+		dst = append(dst, `,"status":"SUCCESS"}`...)
+	}
+	return dst
+}
+
+// appendOrEmpty appends the value at r, or {} when it is null or absent.
+func appendOrEmpty(dst, b []byte, r rng) []byte {
+	if !r.ok() || b[r.s] == 'n' {
+		return append(dst, "{}"...)
+	}
+	return append(dst, b[r.s:r.e]...)
+}
+
+// dataInfo is what the mapping needs from the data object.
+type dataInfo struct {
+	isObject bool
+	spanType rng   // data.__span_type__
+	err      rng   // data.__error__, when present and not null
+	present  uint64 // bit i: Decoder.extra[i]'s key is in data
+	clash    bool   // data holds error, error_type or error_message, which an error overrides
+}
+
+func (d *Decoder) scanData(b []byte, data rng) dataInfo {
+	var m dataInfo
+	if !data.ok() || b[data.s] != '{' {
+		return m
+	}
+	m.isObject = true
+	members(b, data.s, func(key []byte, vs, ve int) bool {
+		switch string(key) {
+		case "__span_type__":
+			m.spanType = rng{vs, ve}
+		case "__error__":
+			if b[vs] != 'n' {
+				m.err = rng{vs, ve}
+			} else {
+				m.err = rng{}
+			}
+		case "error", "error_type", "error_message":
+			m.clash = true
+		}
+		for i, x := range d.extra {
+			if x.key == string(key) {
+				m.present |= 1 << i
+			}
+		}
+		return true
+	})
+	return m
+}
+
+// appendMetadata appends data (raw, when nothing needs adding), else its
+// members plus the error fields and the absent --metadata pairs.
+func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
+	missing := m.present != 1<<len(d.extra)-1
+	if m.isObject && !m.err.ok() && !missing {
+		return append(dst, b[data.s:data.e]...)
+	}
+	dst = append(dst, '{')
+	n := 0
+	if m.isObject {
+		members(b, data.s, func(key []byte, vs, ve int) bool {
+			if m.err.ok() && m.clash {
+				switch string(key) {
+				case "error", "error_type", "error_message":
+					return true
+				}
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, `":`...)
+			dst = append(dst, b[vs:ve]...)
+			return true
+		})
+	}
+	if m.err.ok() {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		typ, msg := errorFields(b, m.err)
+		dst = append(dst, `"error":true,"error_type":`...)
+		dst = appendOrNull(dst, b, typ)
+		dst = append(dst, `,"error_message":`...)
+		dst = appendOrNull(dst, b, msg)
+	}
+	for i, x := range d.extra {
+		if m.present&(1<<i) != 0 {
+			continue
+		}
+		if m.err.ok() && isErrorKey(x.key) {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, x.encoded...)
+	}
+	return append(dst, '}')
+}
+
+func isErrorKey(k string) bool { return k == "error" || k == "error_type" || k == "error_message" }
+
+// errorFields finds __error__.type and __error__.message.
+func errorFields(b []byte, e rng) (typ, msg rng) {
+	if b[e.s] != '{' {
+		return
+	}
+	members(b, e.s, func(key []byte, vs, ve int) bool {
+		switch {
+		case bytes.Equal(key, []byte("type")):
+			typ = rng{vs, ve}
+		case bytes.Equal(key, []byte("message")):
+			msg = rng{vs, ve}
+		}
+		return true
+	})
+	return
+}
+
+func appendOrNull(dst, b []byte, r rng) []byte {
+	if !r.ok() {
+		return append(dst, "null"...)
+	}
+	return append(dst, b[r.s:r.e]...)
+}
