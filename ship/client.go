@@ -1,0 +1,353 @@
+// Package ship sends sealed batches to the SGP span batch API
+// (PUT {endpoint}/v5/spans/batch) and brings every item to a final outcome:
+// acknowledged, or isolated and dead-lettered (SPEC §4).
+//
+// Attempts and retries go through github.com/hashicorp/go-retryablehttp with
+// spanshipper's own retry classes (Classify) and backoff (Backoff). What
+// retryablehttp does not do — splitting a rejected batch until the bad items
+// stand alone, 413 splitting, dead letters — is Send's job.
+package ship
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spanshipper/spanshipper/batch"
+	"github.com/spanshipper/spanshipper/metrics"
+)
+
+// Path is the span batch API's path below the endpoint.
+const Path = "/v5/spans/batch"
+
+// maxErrorBody is how much of a response body is kept for logs and dead letters.
+const maxErrorBody = 1 << 10
+
+// Config configures a Client. Zero values mean the documented defaults.
+type Config struct {
+	Endpoint       string            // base URL, e.g. https://api.egp.scale.com
+	APIKey         string            // x-api-key; never logged
+	AccountID      string            // x-selected-account-id
+	Gzip           bool              // compress request bodies
+	MaxRetries     int               // attempts before a transiently failing batch is dead-lettered; 0 never gives up
+	RequestTimeout time.Duration     // per attempt; 0 means 30s
+	BackoffMin     time.Duration     // first retry wait; 0 means 250ms
+	BackoffMax     time.Duration     // cap of the exponential backoff; 0 means 30s
+	RetryAfterMax  time.Duration     // cap on a server's Retry-After; 0 means 5m
+	Now            func() time.Time  // clock for Retry-After dates; nil means time.Now
+	Rand           func() float64    // jitter source in [0,1); nil means math/rand/v2
+	Transport      http.RoundTripper // nil means a pooled http.Transport
+	DeadLetters    DeadLetterWriter  // required
+	Logger         *slog.Logger
+	Metrics        *metrics.Metrics
+}
+
+// DeadLetterWriter durably stores items that can never be delivered.
+// Write must return only once the letters are on disk.
+type DeadLetterWriter interface {
+	Write([]DeadLetter) error
+}
+
+// Client sends batches. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	url  string
+	http *retryablehttp.Client
+	log  *slog.Logger
+	m    *metrics.Metrics
+	auth *limitedLog
+
+	shipped prometheus.Counter
+	health  health
+	gzips   sync.Pool
+}
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("ship: no endpoint")
+	}
+	if cfg.DeadLetters == nil {
+		return nil, errors.New("ship: no dead-letter writer")
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = 250 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	if cfg.RetryAfterMax <= 0 {
+		cfg.RetryAfterMax = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			MaxIdleConns:        64,
+			MaxIdleConnsPerHost: 64, // one kept-alive connection per request in flight
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}
+	}
+	c := &Client{
+		cfg: cfg, url: strings.TrimRight(cfg.Endpoint, "/") + Path,
+		log: cfg.Logger, m: cfg.Metrics, auth: newLimitedLog(cfg.Logger, time.Minute),
+		shipped: cfg.Metrics.SpansShipped,
+	}
+	c.health.set(true, "no request yet")
+	backoff := Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax, RetryAfterMax: cfg.RetryAfterMax, Now: cfg.Now, Rand: cfg.Rand}
+	retryMax := math.MaxInt
+	if cfg.MaxRetries > 0 {
+		retryMax = cfg.MaxRetries - 1 // RetryMax counts retries, --max-retries attempts
+	}
+	c.http = &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			Transport: &observer{next: cfg.Transport, c: c},
+			Timeout:   cfg.RequestTimeout,
+		},
+		Logger:       nil, // a library must not write to stderr on its own
+		RetryWaitMin: cfg.BackoffMin,
+		RetryWaitMax: cfg.BackoffMax,
+		RetryMax:     retryMax,
+		CheckRetry:   c.checkRetry,
+		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+			return backoff.Wait(attempt+1, resp)
+		},
+		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, retry int) {
+			if retry > 0 {
+				c.m.RequestRetries.Inc()
+			}
+		},
+		ErrorHandler: func(resp *http.Response, err error, attempts int) (*http.Response, error) {
+			if resp != nil {
+				defer resp.Body.Close()
+			}
+			if err == nil && resp != nil {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil, &gaveUpError{attempts: attempts, status: statusOf(resp), body: readErrorBody(resp), err: err}
+		},
+	}
+	return c, nil
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// gaveUpError is returned by an exchange that retried --max-retries times,
+// or was stopped by its context (then err is the context's error).
+type gaveUpError struct {
+	attempts int
+	status   int
+	body     string
+	err      error
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("gave up after %d attempts: %v", e.attempts, e.err)
+}
+
+func (e *gaveUpError) Unwrap() error { return e.err }
+
+// checkRetry is retryablehttp's retry policy: retry transient outcomes,
+// stop when the request's context ends.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	status := statusOf(resp)
+	if Classify(status, err) != Transient {
+		return false, nil
+	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		// Loud, but once a minute: the records wait in the files until the key works.
+		c.auth.Error("auth", "the span API rejects the credentials; retrying, nothing is dropped — check the API key and account id",
+			"status", status, "endpoint", c.cfg.Endpoint)
+	}
+	return true, nil
+}
+
+// Ready reports whether the backend answered the last attempt with anything
+// but a transient failure, and why not.
+func (c *Client) Ready() (bool, string) { return c.health.get() }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.HTTPClient.CloseIdleConnections() }
+
+// Send brings every item of bt to a final outcome: it returns nil once each
+// was acknowledged by a 2xx or durably dead-lettered. Transient failures are
+// retried (forever, or --max-retries attempts, then dead-lettered); a
+// permanent rejection or a 413 splits the batch in halves until the bad
+// items stand alone, and only those are dead-lettered. An error means ctx
+// ended first: some items may have been delivered, none may be acked.
+func (c *Client) Send(ctx context.Context, bt *batch.Batch) error {
+	if bt.Len() == 0 {
+		return nil
+	}
+	c.m.BatchItems.Observe(float64(bt.Len()))
+	c.m.BatchBytes.Observe(float64(len(bt.Body)))
+	idx := make([]int, bt.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	return c.send(ctx, bt, idx, bt.Body)
+}
+
+// send delivers the items idx of bt, whose request body is body.
+func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []byte) error {
+	status, respBody, err := c.exchange(ctx, body)
+	if err != nil {
+		var gu *gaveUpError
+		if ctx.Err() != nil || !errors.As(err, &gu) {
+			return fmt.Errorf("send batch: %w", err)
+		}
+		c.log.Error("giving up on a batch after --max-retries attempts; dead-lettering it", "items", len(idx), "attempts", gu.attempts, "status", gu.status, "err", gu.err)
+		return c.deadLetter(ctx, bt, idx, gu.status, gu.body, gu.err.Error(), "max_retries")
+	}
+	switch Classify(status, nil) {
+	case OK:
+		c.shipped.Add(float64(len(idx)))
+		return nil
+	case Permanent, TooLarge:
+		if len(idx) == 1 {
+			reason := "rejected"
+			if status == http.StatusRequestEntityTooLarge {
+				reason = "too_large"
+			}
+			c.log.Warn("span rejected by the backend; dead-lettered", "status", status, "response", respBody,
+				"file", bt.Items[idx[0]].Path, "offset", bt.Items[idx[0]].Offset)
+			return c.deadLetter(ctx, bt, idx, status, respBody, "", reason)
+		}
+		// Isolate the bad items: each half is sent on its own.
+		half := len(idx) / 2
+		for _, part := range [][]int{idx[:half], idx[half:]} {
+			if err := c.send(ctx, bt, part, c.body(bt, part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		// exchange only returns a response that is not transient.
+		return fmt.Errorf("send batch: unexpected status %d", status)
+	}
+}
+
+// body encodes the request body for the items idx of bt.
+func (c *Client) body(bt *batch.Batch, idx []int) []byte {
+	items := make([][]byte, len(idx))
+	for i, j := range idx {
+		items[i] = bt.ItemJSON(j)
+	}
+	return batch.AppendBody(nil, items...)
+}
+
+// exchange performs one logical request with its retries, returning the
+// final status and the first KiB of the response body.
+func (c *Client) exchange(ctx context.Context, body []byte) (int, string, error) {
+	payload := body
+	if c.cfg.Gzip {
+		payload = c.compress(body)
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPut, c.url, payload)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-api-key", c.cfg.APIKey)
+	req.Header.Set("x-selected-account-id", c.cfg.AccountID)
+	if c.cfg.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var msg string
+	if resp.StatusCode >= 300 {
+		msg = readErrorBody(resp)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	return resp.StatusCode, msg, nil
+}
+
+func readErrorBody(resp *http.Response) string {
+	if resp == nil || resp.Body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return string(b)
+}
+
+func (c *Client) compress(body []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(body) / 4)
+	zw, _ := c.gzips.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	} else {
+		zw.Reset(&buf)
+	}
+	zw.Write(body)
+	zw.Close()
+	c.gzips.Put(zw)
+	return buf.Bytes()
+}
+
+// deadLetter writes the items idx durably, retrying while the disk refuses
+// (until ctx ends): an item is final only once its letter is on disk.
+func (c *Client) deadLetter(ctx context.Context, bt *batch.Batch, idx []int, status int, respBody, errText, reason string) error {
+	now := c.cfg.Now().UTC()
+	letters := make([]DeadLetter, len(idx))
+	for i, j := range idx {
+		it := bt.Items[j]
+		letters[i] = DeadLetter{
+			Time: now, Reason: reason, Status: status, Response: respBody, Error: errText,
+			File: it.Path, Offset: it.Offset, Item: bt.ItemJSON(j),
+		}
+	}
+	wait := c.cfg.BackoffMin
+	for {
+		err := c.cfg.DeadLetters.Write(letters)
+		if err == nil {
+			c.m.SpansDeadLettered.WithLabelValues(reason).Add(float64(len(idx)))
+			return nil
+		}
+		c.log.Error("cannot write dead letters; retrying (the records stay behind the checkpoint)", "err", err)
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("write dead letters: %w", err)
+		}
+		wait = min(wait*2, c.cfg.BackoffMax)
+	}
+}
