@@ -1,0 +1,208 @@
+// Package agent wires spanshipper's stages into one pipeline with one
+// lifecycle:
+//
+//	tailer ──lines──▶ decode ──items──▶ batch ──batches──▶ ship ×N ──acks──▶ cursors ──▶ checkpoint
+//
+// Data flows one way and every hand-off blocks, so a slow or absent backend
+// stops reading instead of growing memory: at most --max-buffered records are
+// read but not final. Every record carries its file cursor mark; the
+// checkpoint is the cursors' committed offsets, which never pass a record
+// without a final outcome.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/spanshipper/spanshipper/batch"
+	"github.com/spanshipper/spanshipper/checkpoint"
+	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ship"
+	"github.com/spanshipper/spanshipper/tailer"
+)
+
+// DeadLetterFile is the dead-letter file's name inside the state directory.
+const DeadLetterFile = "dead-letter.jsonl"
+
+// Config is the resolved configuration of one pipeline.
+type Config struct {
+	StateDir        string
+	Tailer          tailer.Config
+	Decode          decode.Options
+	Batch           batch.Options
+	Ship            ship.Config // DeadLetters, Logger and Metrics are filled in by Run
+	Concurrency     int         // requests in flight; 0 means 3
+	MaxBuffered     int         // records read but not final; 0 means automatic
+	ShutdownTimeout time.Duration
+	// CheckpointInterval is the least time between two checkpoint writes;
+	// 0 means 250ms. It bounds what a crash re-sends beyond what was in flight.
+	CheckpointInterval time.Duration
+	Logger             *slog.Logger
+	Metrics            *metrics.Metrics
+}
+
+// AutoMaxBuffered is the --max-buffered used when it is 0: a batch being
+// filled, one waiting, and one per request in flight.
+func AutoMaxBuffered(batchSize, concurrency int) int {
+	return batchSize * (concurrency + 2)
+}
+
+// Agent runs the pipeline. Build it with New and call Run once.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics.Metrics
+	client *ship.Client
+
+	mu     sync.Mutex
+	tailer *tailer.Tailer
+}
+
+// New validates cfg and builds the HTTP client.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 3
+	}
+	if cfg.Batch.MaxItems <= 0 {
+		cfg.Batch.MaxItems = 200
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = AutoMaxBuffered(cfg.Batch.MaxItems, cfg.Concurrency)
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = 250 * time.Millisecond
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("agent: no state directory")
+	}
+	cfg.Tailer.Logger = cfg.Logger.With("component", "tailer")
+	cfg.Tailer.Metrics = cfg.Metrics
+	cfg.Ship.Logger = cfg.Logger.With("component", "ship")
+	cfg.Ship.Metrics = cfg.Metrics
+	return &Agent{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}, nil
+}
+
+// Ready reports whether the backend is reachable, for /readyz.
+func (a *Agent) Ready() (bool, string) {
+	a.mu.Lock()
+	c := a.client
+	a.mu.Unlock()
+	if c == nil {
+		return false, "starting"
+	}
+	return c.Ready()
+}
+
+// Run ships until ctx ends or, with Tailer.ExitOnEOF, until everything in the
+// files is final. Then it stops reading, ships what was read within
+// ShutdownTimeout, writes the checkpoint and returns. Records not final by
+// then are left for the next run (they are re-read, never skipped).
+func (a *Agent) Run(ctx context.Context) error {
+	store, st, err := checkpoint.Open(a.cfg.StateDir, a.log.With("component", "checkpoint"))
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	defer store.Close()
+	dl, err := ship.OpenDeadLetters(filepath.Join(a.cfg.StateDir, DeadLetterFile))
+	if err != nil {
+		return fmt.Errorf("open dead letters: %w", err)
+	}
+	defer dl.Close()
+	scfg := a.cfg.Ship
+	scfg.DeadLetters = dl
+	client, err := ship.New(scfg)
+	if err != nil {
+		return fmt.Errorf("http client: %w", err)
+	}
+	defer client.Close()
+	a.mu.Lock()
+	a.client = client
+	a.mu.Unlock()
+
+	// sendCtx outlives ctx by up to ShutdownTimeout so what was read ships.
+	sendCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	stopTimer := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(a.cfg.ShutdownTimeout, func() {
+			a.log.Warn("shutdown timeout reached; records not yet delivered stay behind the checkpoint and are re-read next start")
+			abandon()
+		})
+		context.AfterFunc(sendCtx, func() { t.Stop() })
+	})
+	defer stopTimer()
+
+	sem := semaphore.NewWeighted(int64(a.cfg.MaxBuffered))
+	bopt := a.cfg.Batch
+	dups := a.m.SpansDropped.WithLabelValues("duplicate")
+	bopt.OnDuplicate = dups.Inc
+	batcher := batch.New(sendCtx, bopt)
+	h := newLineHandler(ctx, decode.New(a.cfg.Decode), batcher, sem, a.m, a.log)
+	tl, err := tailer.New(a.cfg.Tailer, st, h)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.tailer = tl
+	a.mu.Unlock()
+
+	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, a.m, a.log)
+	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCk()
+	ckDone := make(chan struct{})
+	go func() { defer close(ckDone); ck.run(ckCtx) }()
+
+	a.log.Info("pipeline started", "max_buffered", a.cfg.MaxBuffered, "concurrency", a.cfg.Concurrency)
+	var g errgroup.Group
+	g.Go(func() error {
+		err := tl.Run(ctx)
+		if cerr := batcher.Close(sendCtx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = cerr
+		}
+		return err
+	})
+	for range a.cfg.Concurrency {
+		g.Go(func() error {
+			for bt := range batcher.Out() {
+				if err := client.Send(sendCtx, bt); err != nil {
+					continue // abandoned at the shutdown timeout: not final, not acked
+				}
+				n := int64(len(bt.Marks))
+				bt.Ack()
+				sem.Release(n)
+				a.m.BufferedSpans.Sub(float64(n))
+				batcher.Release(bt)
+				ck.poke()
+			}
+			return nil
+		})
+	}
+	runErr := g.Wait()
+	stopCk()
+	<-ckDone
+	if err := ck.save(); err != nil {
+		return errors.Join(runErr, fmt.Errorf("final checkpoint: %w", err))
+	}
+	if runErr != nil {
+		return runErr
+	}
+	a.log.Info("stopped", "checkpoint", filepath.Join(a.cfg.StateDir, checkpoint.FileName))
+	return nil
+}

@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
+	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/tailer"
+)
+
+// checkpointer writes the cursors' committed offsets to the store: soon after
+// acks arrive (group commit: at most one write per interval, never one per
+// ack) and at least every few seconds while anything changes.
+type checkpointer struct {
+	store    *checkpoint.Store
+	tailer   *tailer.Tailer
+	interval time.Duration
+	m        *metrics.Metrics
+	log      *limiter
+	wake     chan struct{}
+
+	mu      sync.Mutex
+	last    map[string]checkpoint.Entry // by path: what was last written
+	written bool
+}
+
+func newCheckpointer(s *checkpoint.Store, t *tailer.Tailer, interval time.Duration, m *metrics.Metrics, log *slog.Logger) *checkpointer {
+	return &checkpointer{store: s, tailer: t, interval: interval, m: m, log: newLimiter(log), wake: make(chan struct{}, 1)}
+}
+
+// poke says acks arrived.
+func (c *checkpointer) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-tick.C:
+		}
+		if c.tailer.Scanned() {
+			c.save()
+		}
+		select { // group commit: let acks gather
+		case <-ctx.Done():
+			return
+		case <-time.After(c.interval):
+		}
+	}
+}
+
+// save writes the checkpoint if it changed since the last write.
+func (c *checkpointer) save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	entries := c.tailer.Snapshot()
+	now := time.Now().UTC()
+	changed := !c.written || len(entries) != len(c.last)
+	next := make(map[string]checkpoint.Entry, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		prev, ok := c.last[e.Path]
+		if ok && prev.Offset == e.Offset && prev.Ino == e.Ino && prev.Dev == e.Dev {
+			e.Updated = prev.Updated
+			if prev.Fingerprint != e.Fingerprint || prev.Size != e.Size {
+				changed = true
+			}
+		} else {
+			e.Updated = now
+			changed = true
+		}
+		next[e.Path] = *e
+	}
+	if !changed {
+		return nil
+	}
+	slices.SortFunc(entries, func(a, b checkpoint.Entry) int {
+		switch {
+		case a.Path < b.Path:
+			return -1
+		case a.Path > b.Path:
+			return 1
+		}
+		return 0
+	})
+	if err := c.store.Save(checkpoint.State{Version: 1, Written: now, Files: entries}); err != nil {
+		c.m.CheckpointWrites.WithLabelValues("error").Inc()
+		c.log.Warn("checkpoint", "checkpoint write failed; retrying", "err", err)
+		return err
+	}
+	c.m.CheckpointWrites.WithLabelValues("ok").Inc()
+	c.m.CheckpointLastWriteTime.Set(float64(now.UnixNano()) / 1e9)
+	c.last, c.written = next, true
+	return nil
+}

@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spanshipper/spanshipper/batch"
+	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/tailer"
+)
+
+// lineHandler is the hot path: it decodes each line on the reader goroutine
+// and either settles it at once (blank, bad, dropped start) or registers it
+// with its file's cursor and hands it to the batcher.
+type lineHandler struct {
+	ctx     context.Context // the reading context: ends when reading must stop
+	dec     *decode.Decoder
+	batcher *batch.Batcher
+	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
+	buf     []byte              // scratch for one encoded item
+	badLog  *limiter
+
+	startEvents, endEvents, dropped prometheus.Counter
+	buffered                        prometheus.Gauge
+	bad                             *prometheus.CounterVec
+}
+
+func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, sem *semaphore.Weighted, m *metrics.Metrics, log *slog.Logger) *lineHandler {
+	return &lineHandler{
+		ctx: ctx, dec: dec, batcher: b, sem: sem,
+		buf:         make([]byte, 0, 4096),
+		badLog:      newLimiter(log),
+		startEvents: m.SpanEvents.WithLabelValues("start"),
+		endEvents:   m.SpanEvents.WithLabelValues("end"),
+		dropped:     m.SpansDropped.WithLabelValues("span_start"),
+		buffered:    m.BufferedSpans,
+		bad:         m.BadLines,
+	}
+}
+
+// HandleLine implements tailer.Handler.
+func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) error {
+	item, span, err := h.dec.Append(h.buf[:0], line)
+	if err != nil {
+		h.skipBad(f, start, end, err)
+		return nil
+	}
+	switch span.Kind {
+	case decode.KindBlank:
+		f.Cursor().Skip(end)
+		return nil
+	case decode.KindStart:
+		h.startEvents.Inc()
+		if span.Dropped {
+			h.dropped.Inc()
+			f.Cursor().Skip(end)
+			return nil
+		}
+	case decode.KindEnd:
+		h.endEvents.Inc()
+	}
+	if err := h.sem.Acquire(h.ctx, 1); err != nil {
+		return err
+	}
+	h.buffered.Inc()
+	h.buf = item[:0]
+	return h.batcher.Add(h.ctx, batch.Entry{
+		JSON: item, TraceID: span.TraceID, ID: span.ID, End: span.Kind == decode.KindEnd,
+		Mark: f.Cursor().Add(start, end), Path: f.Path(), Offset: start,
+	})
+}
+
+// HandleTooLong implements tailer.Handler.
+func (h *lineHandler) HandleTooLong(f *tailer.File, start, end int64) error {
+	h.skipBad(f, start, end, &decode.Error{Reason: decode.ReasonTooLong, Msg: "line exceeds --max-line-bytes"})
+	return nil
+}
+
+func (h *lineHandler) skipBad(f *tailer.File, start, end int64, err error) {
+	reason := "invalid_json"
+	if de, ok := err.(*decode.Error); ok {
+		reason = string(de.Reason)
+	}
+	h.bad.WithLabelValues(reason).Inc()
+	h.badLog.Warn("bad:"+reason, "skipping bad input line", "file", f.Path(), "offset", start, "bytes", end-start, "reason", reason, "err", err)
+	f.Cursor().Skip(end)
+}
