@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 )
 
 func generate(o Options) []byte {
@@ -53,7 +54,7 @@ func TestRecordsAreRealistic(t *testing.T) {
 		}
 		var r rec
 		var raw map[string]json.RawMessage
-		if json.Unmarshal(line, &raw) != nil || json.Unmarshal(line, &r) != nil || r.ID == "" || r.TraceID == "" || r.Name == "" || !bytes.HasPrefix(line, []byte(`{"id":"`)) {
+		if !utf8.Valid(line) || json.Unmarshal(line, &raw) != nil || json.Unmarshal(line, &r) != nil || r.ID == "" || r.TraceID == "" || r.Name == "" || !bytes.HasPrefix(line, []byte(`{"id":"`)) {
 			bad++
 			continue
 		}
