@@ -55,8 +55,8 @@ func appendOrEmpty(dst, b []byte, r rng) []byte {
 // dataInfo is what the mapping needs from the data object.
 type dataInfo struct {
 	isObject bool
-	spanType rng   // data.__span_type__
-	err      rng   // data.__error__, when present and not null
+	spanType rng    // data.__span_type__
+	err      rng    // data.__error__, when present and not null
 	present  uint64 // bit i: Decoder.extra[i]'s key is in data
 	clash    bool   // data holds error, error_type or error_message, which an error overrides
 }

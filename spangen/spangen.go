@@ -118,6 +118,9 @@ func (g *Generator) timestamp() string {
 	case x < 2:
 		return g.clock.Format("2006-01-02T15:04:05.000000+00:00")
 	case x < 3:
+		// Whole seconds: round the clock up, so it never runs backwards
+		// and an end is never before its start.
+		g.clock = g.clock.Truncate(time.Second).Add(time.Second)
 		return g.clock.Format("2006-01-02T15:04:05Z")
 	default:
 		return g.clock.Format("2006-01-02T15:04:05.000000Z")

@@ -1,0 +1,39 @@
+# spanshipper — build, test, demo, bench.
+# Everything here needs only Go; the tests build the binaries they run.
+
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+export CGO_ENABLED ?= 0
+
+CMDS := spanshipper spansink spangen
+
+$(BIN)/httpget: scripts/httpget/main.go
+	$(GO) build -o $@ ./scripts/httpget
+
+.PHONY: all build test vet demo bench clean
+
+all: build
+
+# go build is incremental, so the binaries are always rebuilt through it.
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+vet:
+	$(GO) vet ./...
+
+# All tests, with the race detector (the end-to-end tests build and run the
+# real binaries as child processes).
+test: vet
+	CGO_ENABLED=1 $(GO) test -race -timeout 14m ./...
+
+# Builds everything, starts the local receiver, generates spans, ships them
+# with --exit-on-eof and prints what arrived.
+demo: build $(BIN)/httpget
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)
