@@ -28,15 +28,29 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, cmd := range []string{"spanshipper", "spansink", "spangen"} {
-		args := []string{"build", "-o", filepath.Join(dir, cmd)}
-		if cmd == "spanshipper" && os.Getenv("E2E_RACE") != "0" {
-			args = append(args, "-race") // the agent under test runs with the race detector
+	// spanshipper runs with the race detector when cgo can build it;
+	// spanshipper-lean is the release build, for footprint measurements.
+	builds := []struct {
+		out, pkg string
+		race     bool
+	}{
+		{"spanshipper", "spanshipper", raceAvailable() && os.Getenv("E2E_RACE") != "0"},
+		{"spanshipper-lean", "spanshipper", false},
+		{"spansink", "spansink", false},
+		{"spangen", "spangen", false},
+	}
+	for _, bd := range builds {
+		args := []string{"build", "-o", filepath.Join(dir, bd.out)}
+		if bd.race {
+			args = append(args, "-race")
 		}
-		b := exec.Command("go", append(args, "../cmd/"+cmd)...)
+		b := exec.Command("go", append(args, "../cmd/"+bd.pkg)...)
 		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if !bd.race {
+			b.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
 		if err := b.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", cmd, err)
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", bd.out, err)
 			os.RemoveAll(dir)
 			os.Exit(1)
 		}
@@ -44,6 +58,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// raceAvailable reports whether a C compiler for cgo (which -race needs) exists.
+func raceAvailable() bool {
+	out, err := exec.Command("go", "env", "CC").Output()
+	if err != nil {
+		return false
+	}
+	_, err = exec.LookPath(strings.TrimSpace(string(out)))
+	return err == nil
 }
 
 func bin(name string) string { return filepath.Join(binDir, name) }
@@ -58,11 +82,18 @@ type proc struct {
 
 func startProc(t *testing.T, logName string, name string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, logName, nil, name, args...)
+}
+
+// startProcEnv starts a child with extra environment variables.
+func startProcEnv(t *testing.T, logName string, env []string, name string, args ...string) *proc {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin(name), args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
