@@ -28,7 +28,7 @@ func TestChaos(t *testing.T) {
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o755)
 	state := filepath.Join(dir, "state")
-	const poison = "plan"
+	const poison = "escalate_to_human" // about one span in 1000 (spangen.RareName)
 	s := startSink(t, "--fail-fraction", "0.3", "--slow-fraction", "0.05", "--slow-ms", "300",
 		"--poison-name", poison, "--retry-after", "1", "--seed", "7")
 	// Rotated files keep matching the glob (agent.jsonl.N), as recommended
@@ -53,6 +53,7 @@ func TestChaos(t *testing.T) {
 		t.Fatalf("writer exit %d: %s", code, writer.output())
 	}
 	final := startProc(t, "shipper-final.log", "spanshipper", append(args, "--exit-on-eof")...)
+	began := time.Now()
 	if code := final.wait(t, 4*time.Minute); code != 0 {
 		t.Fatalf("final run exit %d:\n%s", code, final.output())
 	}
@@ -89,6 +90,7 @@ func TestChaos(t *testing.T) {
 	}
 	st := s.stats(t)
 	received := num(st, "items_received")
+	t.Logf("final --exit-on-eof run took %v", time.Since(began).Round(time.Second))
 	t.Logf("%d kills, %d rotated files, %d span ends (%d poison), %.0f items received, duplicate ratio %.3f, faults injected %.0f, statuses %v",
 		kills, len(rotated), len(ends)+len(poisoned), len(poisoned), received, received/float64(len(ends))-1, num(st, "faults_injected"), st["status"])
 }

@@ -127,12 +127,20 @@ func (g *Generator) timestamp() string {
 	}
 }
 
+// RareName is the name of about one span in 1000: tests use it to poison a
+// few spans among many.
+const RareName = "escalate_to_human"
+
 var names = []string{"chat_completion", "tool_call", "agent_turn", "retrieve_documents", "plan", "summarise", "guardrail_check"}
 var spanTypes = []string{"COMPLETION", "TOOL", "AGENT_WORKFLOW", "RETRIEVAL", "CUSTOM"}
 
 func (g *Generator) startSpan(dst []byte) []byte {
 	g.started++
-	s := &span{id: g.uuid(), name: names[g.r.IntN(len(names))], start: g.timestamp()}
+	name := names[g.r.IntN(len(names))]
+	if g.r.IntN(1000) == 0 {
+		name = RareName
+	}
+	s := &span{id: g.uuid(), name: name, start: g.timestamp()}
 	s.startOnly = g.o.StartOnlyFraction > 0 && g.r.Float64() < g.o.StartOnlyFraction
 	// Nest under an open span of the same trace half of the time.
 	if len(g.open) > 0 && g.r.IntN(2) == 0 {
