@@ -163,7 +163,7 @@ func TestDeletedFileIsDrainedAndClosed(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "app.jsonl")
 	appendFile(t, p, lines("a", 0, 10))
-	_, r, _ := start(t, Config{Include: []string{p}}, checkpoint.State{})
+	tl, r, _ := start(t, Config{Include: []string{p}, RotateWait: 300 * time.Millisecond}, checkpoint.State{})
 	waitFor(t, "lines", func() bool { return len(r.texts()) == 10 })
 	w, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 	os.Remove(p)
@@ -172,6 +172,9 @@ func TestDeletedFileIsDrainedAndClosed(t *testing.T) {
 	waitFor(t, "drain", func() bool { return len(r.texts()) == 21 })
 	waitFor(t, "descriptor closed", func() bool { return openFDsTo(t, p) == 0 })
 	sameSet(t, r.texts(), append(want("a", 0, 20), "frag"))
+	if n := len(tl.Snapshot()); n != 0 {
+		t.Fatalf("checkpoint of the deleted file not pruned: %d entries", n)
+	}
 }
 
 func TestInodeReuseIsANewFile(t *testing.T) {
@@ -253,4 +256,22 @@ func TestLinesSplitAcrossWrites(t *testing.T) {
 	}
 	waitFor(t, "lines", func() bool { return len(r.texts()) >= 50 })
 	sameSet(t, r.texts(), all)
+}
+
+// TestPollingAloneFindsEverything: without inotify (the fallback when the
+// watch limit is hit or the queue overflows) new files, appends, rotations
+// and truncations are all found by the poll.
+func TestPollingAloneFindsEverything(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 10))
+	_, r, _ := start(t, Config{Include: []string{filepath.Join(dir, "*.jsonl")}, PollOnly: true, RotateWait: 100 * time.Millisecond}, checkpoint.State{})
+	waitFor(t, "first lines", func() bool { return len(r.texts()) == 10 })
+	appendFile(t, filepath.Join(dir, "new.jsonl"), lines("n", 0, 5))
+	appendFile(t, p, lines("a", 10, 15))
+	os.Rename(p, p+".1")
+	appendFile(t, p, lines("b", 0, 5))
+	waitFor(t, "all lines", func() bool { return len(r.texts()) >= 25 })
+	time.Sleep(200 * time.Millisecond)
+	sameSet(t, r.texts(), append(append(want("a", 0, 15), want("n", 0, 5)...), want("b", 0, 5)...))
 }

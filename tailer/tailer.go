@@ -51,6 +51,7 @@ type Config struct {
 	RotateWait   time.Duration // how long a renamed-away file stays open after its last data; 0 means 2s
 	ReadQuantum  int           // bytes read from one file before others get a turn; 0 means 1 MiB
 	ExitOnEOF    bool          // Run returns once every file is read to its end
+	PollOnly     bool          // no inotify: what the tailer falls back to when watches are exhausted
 	Logger       *slog.Logger
 	Metrics      *metrics.Metrics
 }
@@ -124,11 +125,14 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 // Run follows the files until ctx ends (returning nil), the handler fails
 // (returning its error), or, with ExitOnEOF, every file is read to its end.
 func (t *Tailer) Run(ctx context.Context) error {
-	w, err := newWatcher(t.log)
-	if err != nil {
-		t.log.Warn("file notifications unavailable, polling only", "err", err)
+	if !t.cfg.PollOnly {
+		w, err := newWatcher(t.log)
+		if err != nil {
+			t.log.Warn("file notifications unavailable, polling only", "err", err)
+		} else {
+			t.watcher = w
+		}
 	}
-	t.watcher = w
 	defer func() {
 		if t.watcher != nil {
 			t.watcher.close()
