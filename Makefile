@@ -8,7 +8,7 @@ COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export CGO_ENABLED ?= 0
 
-CMDS := spanshipper spansink spangen
+CMDS := spanshipper spansink spangen spanbench
 
 $(BIN)/httpget: scripts/httpget/main.go
 	$(GO) build -o $@ ./scripts/httpget
@@ -38,6 +38,11 @@ test: vet
 # with --exit-on-eof and prints what arrived.
 demo: build $(BIN)/httpget
 	./scripts/demo.sh
+
+# Throughput and footprint on 1,000,000 spans (the file is generated once and
+# cached on tmpfs), latency at 2,000 spans/s, CPU on 200 idle files.
+bench: build
+	$(BIN)/spanbench --bin $(BIN)/spanshipper $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)
