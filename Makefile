@@ -43,6 +43,7 @@ demo: build $(BIN)/httpget
 # cached on tmpfs), latency at 2,000 spans/s, CPU on 200 idle files.
 bench: build
 	$(BIN)/spanbench --bin $(BIN)/spanshipper $(BENCHFLAGS)
+	$(BIN)/spanbench --bin $(BIN)/spanshipper --only throughput --null-receiver --runs 1
 
 clean:
 	rm -rf $(BIN)
