@@ -75,11 +75,11 @@ type receiver struct {
 	addr string
 	s    *sink.Server
 
-	mu    sync.Mutex
-	acked map[string]time.Time // only when tracking latency
+	mu                      sync.Mutex
+	acked                   map[string]time.Time // only when tracking latency
 	nullItems, nullRequests int64
-	null      bool // read and count bodies only: the shipper's own ceiling
-	track bool
+	null                    bool // read and count bodies only: the shipper's own ceiling
+	track                   bool
 }
 
 func newReceiver(track bool) (*receiver, error) {
