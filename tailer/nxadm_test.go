@@ -42,18 +42,7 @@ func TestNxadmTailSplitsLineWrittenInTwoWrites(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // a writer pausing mid-line (nxadm polls every 250ms)
 	appendFile(t, p, whole[half:]+"\n")
 
-	// Collect what nxadm/tail delivers over the next few seconds.
-	var got []string
-	quiet := time.After(3 * time.Second)
-collect:
-	for {
-		select {
-		case l := <-tf.Lines:
-			got = append(got, l.Text)
-		case <-quiet:
-			break collect
-		}
-	}
+	got := collectFor(tf, nil, 3*time.Second)
 	if len(got) == 0 || got[0] != whole[:half] {
 		t.Fatalf("nxadm/tail lines %q: expected the first half as a line of its own", got)
 	}
@@ -100,16 +89,7 @@ func TestNxadmTailLosesLinesWrittenBeforeRename(t *testing.T) {
 		os.Rename(p, p+".1")
 		appendFile(t, p, lines("b", 0, 5))
 
-		quiet := time.After(3 * time.Second)
-	collect:
-		for {
-			select {
-			case l := <-tf.Lines:
-				got = append(got, l.Text)
-			case <-quiet:
-				break collect
-			}
-		}
+		got = collectFor(tf, got, 3*time.Second)
 		tf.Stop()
 		tf.Cleanup()
 
@@ -132,4 +112,17 @@ func TestNxadmTailLosesLinesWrittenBeforeRename(t *testing.T) {
 		}
 	}
 	t.Fatal("nxadm/tail drained the old file in every attempt; it changed, revisit design.md")
+}
+
+// collectFor appends the lines nxadm/tail delivers within d to got.
+func collectFor(tf *tail.Tail, got []string, d time.Duration) []string {
+	quiet := time.After(d)
+	for {
+		select {
+		case l := <-tf.Lines:
+			got = append(got, l.Text)
+		case <-quiet:
+			return got
+		}
+	}
 }
