@@ -2,11 +2,22 @@
 // requests the way the backend does, stores spans keyed by (trace_id, id)
 // with the backend's upsert rule, counts what it saw, and can inject faults.
 // The demo, the end-to-end tests and the benchmark ship to it.
+//
+// Routes:
+//
+//	PUT  /v5/spans/batch  the batch API (other methods: 405)
+//	GET  /stats           counters, see Stats
+//	GET  /spans           stored items as NDJSON, sorted by trace_id, id
+//	POST /reset           clear storage and counters
+//	GET  /admin/faults    current Faults as JSON
+//	PUT  /admin/faults    replace the Faults (JSON body)
 package sink
 
 import (
+	"bufio"
+	"cmp"
 	"compress/gzip"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +27,7 @@ import (
 	"sync"
 	"time"
 
-	gojson "github.com/goccy/go-json"
+	json "github.com/goccy/go-json" // ~2x encoding/json; the bench receiver must not be the bottleneck
 )
 
 // MaxItems is the backend's cap on items per request.
@@ -28,20 +39,22 @@ type Config struct {
 	AccountID string        // required x-selected-account-id; empty: not checked
 	Discard   bool          // validate and count, do not store items
 	Latency   time.Duration // added to every batch request
-	Faults    Faults
+	Faults    Faults        // initial faults; see PUT /admin/faults
 }
 
-// Server is the receiver; it implements http.Handler.
+// Server is the receiver; it implements http.Handler. Its zero value is not
+// usable: create it with New.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
-
-	mu     sync.Mutex
-	spans  map[string]stored
-	stats  Stats
+	cfg    Config
+	mux    *http.ServeMux
 	faults *injector
+
+	mu    sync.Mutex
+	spans map[string]stored
+	stats Stats
 }
 
+// stored is one held item; raw is never modified once stored.
 type stored struct {
 	raw      []byte
 	complete bool
@@ -49,25 +62,30 @@ type stored struct {
 
 // Stats is what GET /stats reports.
 type Stats struct {
-	Requests          int64            `json:"requests"`
-	RequestsOK        int64            `json:"requests_ok"`
-	RequestsRejected  int64            `json:"requests_rejected"`
-	Status            map[string]int64 `json:"status"`
-	ItemsReceived     int64            `json:"items_received"`
-	MaxItemsInRequest int64            `json:"max_items_in_request"`
-	DupInRequest      int64            `json:"dup_in_request"`
-	Stored            int64            `json:"stored"`
-	Completed         int64            `json:"completed"`
-	InProgress        int64            `json:"in_progress"`
-	BytesReceived     int64            `json:"bytes_received"`
-	MissingHeaders    int64            `json:"missing_headers"`
-	FaultsInjected    int64            `json:"faults_injected"`
+	Requests          int64            `json:"requests"`             // batch PUTs
+	RequestsOK        int64            `json:"requests_ok"`          // answered 200
+	RequestsRejected  int64            `json:"requests_rejected"`    // answered otherwise, resets included
+	Status            map[string]int64 `json:"status"`               // status code (or "reset", "canceled") → count
+	ItemsReceived     int64            `json:"items_received"`       // items of successful requests, repeats included
+	MaxItemsInRequest int64            `json:"max_items_in_request"` // largest successful request
+	DupInRequest      int64            `json:"dup_in_request"`       // repeats of a key within one request
+	Stored            int64            `json:"stored"`               // keys held
+	Completed         int64            `json:"completed"`            // held with an end_timestamp
+	InProgress        int64            `json:"in_progress"`          // held without one
+	BytesReceived     int64            `json:"bytes_received"`       // body bytes as sent (compressed if gzip)
+	MissingHeaders    int64            `json:"missing_headers"`      // requests lacking x-api-key or x-selected-account-id
+	FaultsInjected    int64            `json:"faults_injected"`      // injected answers: outages, failures, resets, poison rejections
+	Slowed            int64            `json:"slowed"`               // requests delayed by slow_fraction
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, spans: map[string]stored{}, faults: newInjector(cfg.Faults)}
-	s.stats.Status = map[string]int64{}
+	s := &Server{
+		cfg:    cfg,
+		faults: newInjector(cfg.Faults),
+		spans:  map[string]stored{},
+		stats:  Stats{Status: map[string]int64{}},
+	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("PUT /v5/spans/batch", s.batch)
 	s.mux.HandleFunc("GET /stats", s.getStats)
@@ -78,34 +96,113 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// item is what validation reads of an item.
-type item struct {
-	ID    *string         `json:"id"`
-	Trace *string         `json:"trace_id"`
-	Name  *string         `json:"name"`
-	Start *string         `json:"start_timestamp"`
-	End   json.RawMessage `json:"end_timestamp"`
-}
-
-func (s *Server) count(status int) {
-	s.stats.Status[strconv.Itoa(status)]++
-	if status >= 300 {
+// record counts one answered batch request by its status key.
+func (s *Server) record(status string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Status[status]++
+	if ok {
+		s.stats.RequestsOK++
+	} else {
 		s.stats.RequestsRejected++
 	}
 }
 
-func (s *Server) reject(w http.ResponseWriter, status int, format string, a ...any) {
-	s.mu.Lock()
-	s.count(status)
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	msg, _ := json.Marshal(fmt.Sprintf(format, a...))
-	fmt.Fprintf(w, `{"detail":%s}`, msg)
+// problem is an error body; Index and Reason name a bad item.
+type problem struct {
+	Detail string `json:"detail"`
+	Index  *int   `json:"index,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
+// reject counts and writes an error answer.
+func (s *Server) reject(w http.ResponseWriter, status int, format string, a ...any) {
+	s.rejectBody(w, status, problem{Detail: fmt.Sprintf(format, a...)})
+}
+
+// rejectItem counts and writes an error answer naming item i.
+func (s *Server) rejectItem(w http.ResponseWriter, status, i int, reason string) {
+	s.rejectBody(w, status, problem{Detail: fmt.Sprintf("items[%d]: %s", i, reason), Index: &i, Reason: reason})
+}
+
+func (s *Server) rejectBody(w http.ResponseWriter, status int, p problem) {
+	s.record(strconv.Itoa(status), false)
+	writeJSON(w, status, p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) getStats(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	b, err := json.Marshal(s.stats)
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}
+
+// dump writes every stored item as NDJSON, sorted by key.
+func (s *Server) dump(w http.ResponseWriter, _ *http.Request) {
+	type kv struct {
+		key string
+		raw []byte
+	}
+	s.mu.Lock()
+	all := make([]kv, 0, len(s.spans))
+	for k, v := range s.spans {
+		all = append(all, kv{k, v.raw})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.key, b.key) })
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, e := range all {
+		bw.Write(e.raw)
+		bw.WriteByte('\n')
+	}
+	bw.Flush()
+}
+
+func (s *Server) reset(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	s.spans = map[string]stored{}
+	s.stats = Stats{Status: map[string]int64{}}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// batch serves PUT /v5/spans/batch: faults first, then headers, body and
+// items are checked; a request is stored whole or not at all.
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
@@ -113,12 +210,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		s.stats.MissingHeaders++
 	}
 	s.mu.Unlock()
-	if s.cfg.Latency > 0 {
-		select {
-		case <-time.After(s.cfg.Latency):
-		case <-r.Context().Done():
-			return
-		}
+	if !sleep(r.Context(), s.cfg.Latency) {
+		s.record("canceled", false)
+		return
 	}
 	if s.inject(w, r) {
 		return
@@ -135,145 +229,124 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusUnsupportedMediaType, "content type must be application/json")
 		return
 	}
-	counted := &countingReader{r: r.Body}
-	var body io.Reader = counted
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(counted)
-		if err != nil {
-			s.reject(w, http.StatusBadRequest, "bad gzip body: %v", err)
-			return
-		}
-		body = zr
-	}
-	raw, err := io.ReadAll(body)
+	raw, status, err := s.readBody(r)
 	if err != nil {
-		s.reject(w, http.StatusBadRequest, "read body: %v", err)
+		s.reject(w, status, "%v", err)
 		return
 	}
-	// goccy/go-json: the receiver must not be the bottleneck of `make bench`.
-	// Discarding, items are decoded once, straight into what validation reads.
-	var req struct {
+	var env struct {
 		Items []json.RawMessage `json:"items"`
 	}
-	var parsed []item
-	var derr error
-	if s.cfg.Discard {
-		var d struct {
-			Items []item `json:"items"`
+	if err := json.Unmarshal(raw, &env); err != nil || env.Items == nil {
+		if err == nil {
+			err = fmt.Errorf("no items array")
 		}
-		derr = gojson.Unmarshal(raw, &d)
-		parsed = d.Items
-	} else if derr = gojson.Unmarshal(raw, &req); derr == nil {
-		parsed = make([]item, len(req.Items))
-		for i, r := range req.Items {
-			if err := gojson.Unmarshal(r, &parsed[i]); err != nil {
-				derr = fmt.Errorf("items[%d]: %v", i, err)
-				break
-			}
-		}
-	}
-	if derr != nil || parsed == nil {
-		s.reject(w, http.StatusBadRequest, "body must be {\"items\":[span items]}: %v", derr)
+		s.reject(w, http.StatusBadRequest, "body must be {\"items\":[...]}: %v", err)
 		return
 	}
-	if len(parsed) > MaxItems {
-		s.reject(w, http.StatusUnprocessableEntity, "%d items; at most %d per request", len(parsed), MaxItems)
-		return
+	items := make([]fields, len(env.Items))
+	decodeErr := make([]error, len(env.Items))
+	for i, raw := range env.Items {
+		decodeErr[i] = json.Unmarshal(raw, &items[i])
 	}
-	for i := range parsed {
-		if err := validate(&parsed[i]); err != nil {
-			s.reject(w, http.StatusUnprocessableEntity, "items[%d]: %v", i, err)
-			return
-		}
-	}
-	if name := s.faults.poison(); name != "" {
-		for i, it := range parsed {
-			if *it.Name == name {
+	if name := s.faults.poisonName(); name != "" {
+		for i := range items {
+			if n, err := stringField("name", items[i].Name); err == nil && n == name {
 				s.mu.Lock()
 				s.stats.FaultsInjected++
 				s.mu.Unlock()
-				s.reject(w, http.StatusUnprocessableEntity, "items[%d]: poison span name %q", i, name)
+				s.rejectItem(w, http.StatusUnprocessableEntity, i, fmt.Sprintf("poison span name %q", name))
 				return
 			}
 		}
 	}
+	if len(items) > MaxItems {
+		s.reject(w, http.StatusUnprocessableEntity, "%d items; at most %d per request", len(items), MaxItems)
+		return
+	}
+	checked := make([]checkedItem, len(items))
+	for i := range items {
+		if decodeErr[i] != nil {
+			s.rejectItem(w, http.StatusUnprocessableEntity, i, "item must be a JSON object")
+			return
+		}
+		c, err := items[i].check()
+		if err != nil {
+			s.rejectItem(w, http.StatusUnprocessableEntity, i, err.Error())
+			return
+		}
+		checked[i] = c
+	}
+	s.store(env.Items, checked)
+	writeJSON(w, http.StatusOK, map[string]int{"items_accepted": len(items)})
+}
 
+// readBody reads the whole body, gunzipping it if need be, and counts the
+// bytes as sent. On error it also returns the status to answer.
+func (s *Server) readBody(r *http.Request) ([]byte, int, error) {
+	counted := &countingReader{r: r.Body}
+	defer func() {
+		s.mu.Lock()
+		s.stats.BytesReceived += counted.n
+		s.mu.Unlock()
+	}()
+	var body io.Reader = counted
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(counted)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("bad gzip body: %v", err)
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported content encoding %q", enc)
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %v", err)
+	}
+	return raw, 0, nil
+}
+
+// store counts a successful request and upserts its items in order: a
+// completed item replaces anything, an in-progress one never replaces a
+// completed one.
+func (s *Server) store(raws []json.RawMessage, items []checkedItem) {
 	s.mu.Lock()
-	seen := make(map[string]bool, len(parsed))
-	for i, it := range parsed {
-		key := *it.Trace + "\x00" + *it.ID
-		if seen[key] {
+	defer s.mu.Unlock()
+	seen := make(map[string]struct{}, len(items))
+	for i, it := range items {
+		if _, dup := seen[it.key]; dup {
 			s.stats.DupInRequest++
 		}
-		seen[key] = true
+		seen[it.key] = struct{}{}
 		if s.cfg.Discard {
 			continue
 		}
-		complete := len(it.End) > 0 && string(it.End) != "null"
-		old, had := s.spans[key]
-		if had && old.complete && !complete {
-			continue // an in-progress span never replaces a completed one
+		old, had := s.spans[it.key]
+		if had && old.complete && !it.complete {
+			continue
 		}
-		s.spans[key] = stored{raw: slices.Clone(req.Items[i]), complete: complete}
+		// json.RawMessage's UnmarshalJSON copies, so raws[i] does not
+		// alias the request body.
+		s.spans[it.key] = stored{raw: raws[i], complete: it.complete}
 		switch {
-		case !had && complete:
+		case !had && it.complete:
 			s.stats.Completed++
 		case !had:
 			s.stats.InProgress++
-		case !old.complete && complete:
+		case !old.complete && it.complete:
 			s.stats.InProgress--
 			s.stats.Completed++
 		}
 	}
 	s.stats.Stored = int64(len(s.spans))
+	s.stats.ItemsReceived += int64(len(items))
+	s.stats.MaxItemsInRequest = max(s.stats.MaxItemsInRequest, int64(len(items)))
 	s.stats.RequestsOK++
-	s.stats.ItemsReceived += int64(len(parsed))
-	s.stats.MaxItemsInRequest = max(s.stats.MaxItemsInRequest, int64(len(parsed)))
-	s.stats.BytesReceived += counted.n
-	s.count(http.StatusOK)
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"items_accepted":%d}`, len(parsed))
-}
-
-// validate checks one item as the backend does.
-func validate(it *item) error {
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"id", it.ID}, {"trace_id", it.Trace}, {"name", it.Name}, {"start_timestamp", it.Start}} {
-		if f.v == nil || *f.v == "" {
-			return fmt.Errorf("field %s is required", f.name)
-		}
-	}
-	start, err := parseTime(*it.Start)
-	if err != nil {
-		return fmt.Errorf("start_timestamp: %v", err)
-	}
-	if len(it.End) > 0 && string(it.End) != "null" {
-		var e string
-		if err := json.Unmarshal(it.End, &e); err != nil {
-			return fmt.Errorf("end_timestamp must be a string")
-		}
-		end, err := parseTime(e)
-		if err != nil {
-			return fmt.Errorf("end_timestamp: %v", err)
-		}
-		if end.Before(start) {
-			return fmt.Errorf("end_timestamp %s is before start_timestamp %s", e, *it.Start)
-		}
-	}
-	return nil
-}
-
-// parseTime reads ISO-8601 timestamps with or without a zone (naive ones are UTC).
-func parseTime(v string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 timestamp", v)
+	s.stats.Status[strconv.Itoa(http.StatusOK)]++
 }
 
 type countingReader struct {
@@ -287,35 +360,80 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Server) getStats(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	b, _ := json.Marshal(s.stats)
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+// fields is what validation reads of an item.
+type fields struct {
+	ID      json.RawMessage `json:"id"`
+	TraceID json.RawMessage `json:"trace_id"`
+	Name    json.RawMessage `json:"name"`
+	Start   json.RawMessage `json:"start_timestamp"`
+	End     json.RawMessage `json:"end_timestamp"`
 }
 
-// dump writes every stored item as NDJSON, sorted by key.
-func (s *Server) dump(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	keys := make([]string, 0, len(s.spans))
-	for k := range s.spans {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var out []byte
-	for _, k := range keys {
-		out = append(append(out, s.spans[k].raw...), '\n')
-	}
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Write(out)
+// checkedItem is a valid item's storage key and whether it is completed.
+type checkedItem struct {
+	key      string
+	complete bool
 }
 
-func (s *Server) reset(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	s.spans = map[string]stored{}
-	s.stats = Stats{Status: map[string]int64{}}
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
+// check validates an item as the backend does.
+func (f *fields) check() (checkedItem, error) {
+	var v [4]string
+	for i, fl := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"id", f.ID}, {"trace_id", f.TraceID}, {"name", f.Name}, {"start_timestamp", f.Start}} {
+		s, err := stringField(fl.name, fl.raw)
+		if err != nil {
+			return checkedItem{}, err
+		}
+		v[i] = s
+	}
+	c := checkedItem{key: v[1] + "\x00" + v[0]}
+	start, err := parseTime(v[3])
+	if err != nil {
+		return checkedItem{}, fmt.Errorf("start_timestamp: %v", err)
+	}
+	if len(f.End) == 0 || string(f.End) == "null" {
+		return c, nil
+	}
+	var e string
+	if json.Unmarshal(f.End, &e) != nil {
+		return checkedItem{}, fmt.Errorf("end_timestamp must be a string or null")
+	}
+	end, err := parseTime(e)
+	if err != nil {
+		return checkedItem{}, fmt.Errorf("end_timestamp: %v", err)
+	}
+	if end.Before(start) {
+		return checkedItem{}, fmt.Errorf("end_timestamp %s is before start_timestamp %s", e, v[3])
+	}
+	c.complete = true
+	return c, nil
+}
+
+// stringField reads a required, non-empty string field.
+func stringField(name string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", fmt.Errorf("field %s is required", name)
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return "", fmt.Errorf("field %s must be a string", name)
+	}
+	if v == "" {
+		return "", fmt.Errorf("field %s must not be empty", name)
+	}
+	return v, nil
+}
+
+// parseTime reads an RFC 3339 timestamp (Z or a numeric offset such as
+// +00:00). Like the backend, it also takes the zone-less forms the shipper
+// lets through: a naive date-time (UTC) or a bare date.
+func parseTime(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", v)
 }

@@ -8,179 +8,524 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
-func put(t *testing.T, url, body string, hdr ...string) (int, string) {
+const (
+	t0 = "2026-11-25T10:00:00.123456Z"
+	t1 = "2026-11-25T10:00:01.5+00:00"
+)
+
+// newSink starts a Server for cfg behind a real HTTP server.
+func newSink(t *testing.T, cfg Config) *httptest.Server {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, url+"/v5/spans/batch", strings.NewReader(body))
+	srv := httptest.NewServer(New(cfg))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// client sends every request on a new connection, so an injected reset
+// is never retried on another one.
+func client() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	err    error
+}
+
+// send PUTs body as a batch with the usual headers; hdr overrides them
+// in pairs (an empty value deletes the header).
+func send(t *testing.T, srv *httptest.Server, body []byte, hdr ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, srv.URL+"/v5/spans/batch", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-api-key", "key")
 	req.Header.Set("x-selected-account-id", "acct")
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 	}
+	resp, err := client().Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+// item builds a span item; end "" leaves end_timestamp out, "null" sets it null.
+func item(trace, id, name, end string) string {
+	s := fmt.Sprintf(`{"id":%q,"trace_id":%q,"name":%q,"start_timestamp":%q`, id, trace, name, t0)
+	switch end {
+	case "":
+	case "null":
+		s += `,"end_timestamp":null`
+	default:
+		s += fmt.Sprintf(`,"end_timestamp":%q`, end)
+	}
+	return s + "}"
+}
+
+func batch(items ...string) []byte { return []byte(`{"items":[` + strings.Join(items, ",") + `]}`) }
+
+func getStats(t *testing.T, srv *httptest.Server) Stats {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func getSpans(t *testing.T, srv *httptest.Server) []string {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/spans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("content type %q", ct)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func setFaults(t *testing.T, srv *httptest.Server, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/admin/faults", strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err.Error()
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
 
-func mkItem(id, name, end string) string {
-	e := ""
-	if end != "" {
-		e = `,"end_timestamp":"` + end + `"`
+func TestAcceptedBatchIsStoredAndDumped(t *testing.T) {
+	srv := newSink(t, Config{APIKey: "key", AccountID: "acct"})
+	a, b, c := item("t2", "a", "x", t1), item("t1", "b", "y", ""), item("t1", "a", "z", "null")
+	ans := send(t, srv, batch(a, b, c))
+	if ans.status != http.StatusOK || strings.TrimSpace(ans.body) != `{"items_accepted":3}` {
+		t.Fatalf("got %d %s", ans.status, ans.body)
 	}
-	return fmt.Sprintf(`{"id":"%s","trace_id":"t","name":"%s","start_timestamp":"2026-11-25T10:00:00Z"%s}`, id, name, e)
-}
-
-func items(its ...string) string { return `{"items":[` + strings.Join(its, ",") + `]}` }
-
-func stats(t *testing.T, url string) Stats {
-	resp, err := http.Get(url + "/stats")
-	if err != nil {
-		t.Fatal(err)
+	got := getSpans(t, srv)
+	want := []string{c, b, a} // sorted by trace_id, then id
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("spans:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	defer resp.Body.Close()
-	var s Stats
-	json.NewDecoder(resp.Body).Decode(&s)
-	return s
-}
-
-func spans(t *testing.T, url string) []string {
-	resp, err := http.Get(url + "/spans")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return strings.Fields(string(b))
-}
-
-func TestStoreAndUpsert(t *testing.T) {
-	srv := httptest.NewServer(New(Config{}))
-	defer srv.Close()
-	done := mkItem("a", "n", "2026-11-25T10:00:01Z")
-	if code, body := put(t, srv.URL, items(mkItem("a", "n", ""), done, mkItem("a", "n", ""), mkItem("b", "n", ""))); code != 200 {
-		t.Fatalf("%d %s", code, body)
-	}
-	// An in-progress repeat in a later request does not replace the completed span.
-	put(t, srv.URL, items(mkItem("a", "n", "")))
-	got := spans(t, srv.URL)
-	if len(got) != 2 || got[0] != done {
-		t.Fatalf("spans %v", got)
-	}
-	s := stats(t, srv.URL)
-	if s.DupInRequest != 2 || s.Stored != 2 || s.Completed != 1 || s.InProgress != 1 || s.ItemsReceived != 5 || s.MaxItemsInRequest != 4 {
-		t.Fatalf("stats %+v", s)
-	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/reset", nil)
-	http.DefaultClient.Do(req)
-	if len(spans(t, srv.URL)) != 0 || stats(t, srv.URL).Requests != 0 {
-		t.Fatal("reset kept data")
+	st := getStats(t, srv)
+	if st.Requests != 1 || st.RequestsOK != 1 || st.ItemsReceived != 3 || st.MaxItemsInRequest != 3 ||
+		st.Stored != 3 || st.Completed != 1 || st.InProgress != 2 || st.Status["200"] != 1 ||
+		st.BytesReceived != int64(len(batch(a, b, c))) || st.MissingHeaders != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
-func TestValidation(t *testing.T) {
-	many := make([]string, MaxItems+1)
-	for i := range many {
-		many[i] = mkItem(fmt.Sprint(i), "n", "")
-	}
-	cases := []struct {
-		name string
-		body string
-		hdr  []string
-		code int
+func TestUpsert(t *testing.T) {
+	open1, open2 := item("t", "1", "open-1", ""), item("t", "1", "open-2", "null")
+	done1, done2 := item("t", "1", "done-1", t1), item("t", "1", "done-2", t1)
+	for _, tc := range []struct {
+		name      string
+		requests  [][]string
+		want      string
+		completed int64
+		dups      int64
 	}{
-		{"over 1000 items", items(many...), nil, 422},
-		{"missing name", items(`{"id":"a","trace_id":"t","start_timestamp":"2026-11-25T10:00:00Z"}`), nil, 422},
-		{"missing trace_id", items(`{"id":"a","name":"n","start_timestamp":"2026-11-25T10:00:00Z"}`), nil, 422},
-		{"missing start", items(`{"id":"a","trace_id":"t","name":"n"}`), nil, 422},
-		{"end before start", items(mkItem("a", "n", "2026-11-24T10:00:00Z")), nil, 422},
-		{"one bad item fails the batch", items(mkItem("ok", "n", ""), `{"id":"a"}`), nil, 422},
-		{"not items", `[1]`, nil, 400},
-		{"wrong key", items(mkItem("a", "n", "")), []string{"x-api-key", "nope"}, 401},
-		{"wrong account", items(mkItem("a", "n", "")), []string{"x-selected-account-id", "other"}, 403},
-		{"not json", items(mkItem("a", "n", "")), []string{"Content-Type", "text/plain"}, 415},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			srv := httptest.NewServer(New(Config{APIKey: "key", AccountID: "acct"}))
-			defer srv.Close()
-			if code, body := put(t, srv.URL, c.body, c.hdr...); code != c.code {
-				t.Fatalf("status %d (%s), want %d", code, body, c.code)
+		{"completed replaces in-progress", [][]string{{open1}, {done1}}, done1, 1, 0},
+		{"in-progress never replaces completed", [][]string{{done1}, {open1}}, done1, 1, 0},
+		{"completed replaces completed", [][]string{{done1}, {done2}}, done2, 1, 0},
+		{"in-progress replaces in-progress", [][]string{{open1}, {open2}}, open2, 0, 0},
+		{"within a request, completed last", [][]string{{open1, done1}}, done1, 1, 1},
+		{"within a request, completed first", [][]string{{done1, open1, open2}}, done1, 1, 2},
+		{"within a request, two completed", [][]string{{done1, open1, done2}}, done2, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSink(t, Config{})
+			for _, r := range tc.requests {
+				if ans := send(t, srv, batch(r...)); ans.status != http.StatusOK {
+					t.Fatalf("got %d %s", ans.status, ans.body)
+				}
 			}
-			if len(spans(t, srv.URL)) != 0 {
-				t.Fatal("stored items of a rejected request")
+			if got := getSpans(t, srv); len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("spans %q, want %q", got, tc.want)
+			}
+			st := getStats(t, srv)
+			if st.Stored != 1 || st.Completed != tc.completed || st.InProgress != 1-tc.completed || st.DupInRequest != tc.dups {
+				t.Fatalf("stats %+v", st)
 			}
 		})
 	}
 }
 
-func TestGzip(t *testing.T) {
-	srv := httptest.NewServer(New(Config{}))
-	defer srv.Close()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(items(mkItem("a", "n", "2026-11-25T10:00:01+00:00"))))
-	zw.Close()
-	if code, body := put(t, srv.URL, buf.String(), "Content-Encoding", "gzip"); code != 200 {
-		t.Fatalf("%d %s", code, body)
+func TestTooManyItems(t *testing.T) {
+	srv := newSink(t, Config{})
+	its := make([]string, MaxItems+1)
+	for i := range its {
+		its[i] = item("t", strconv.Itoa(i), "n", t1)
 	}
-	if len(spans(t, srv.URL)) != 1 {
-		t.Fatal("gzip body not stored")
+	if ans := send(t, srv, batch(its...)); ans.status != http.StatusUnprocessableEntity {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	if ans := send(t, srv, batch(its[:MaxItems]...)); ans.status != http.StatusOK {
+		t.Fatalf("1000 items: got %d %s", ans.status, ans.body)
+	}
+	st := getStats(t, srv)
+	if st.Stored != MaxItems || st.RequestsRejected != 1 || st.Status["422"] != 1 || st.MaxItemsInRequest != MaxItems {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
-func TestFaults(t *testing.T) {
-	srv := httptest.NewServer(New(Config{Faults: Faults{PoisonName: "bad"}}))
-	defer srv.Close()
-	if code, _ := put(t, srv.URL, items(mkItem("a", "good", ""), mkItem("b", "bad", ""))); code != 422 {
-		t.Fatalf("poison: %d", code)
+func TestItemValidation(t *testing.T) {
+	good := item("t", "good", "n", t1)
+	for _, tc := range []struct {
+		name, item string
+		ok         bool
+	}{
+		{"missing id", `{"trace_id":"t","name":"n","start_timestamp":"` + t0 + `"}`, false},
+		{"missing trace_id", `{"id":"i","name":"n","start_timestamp":"` + t0 + `"}`, false},
+		{"missing name", `{"id":"i","trace_id":"t","start_timestamp":"` + t0 + `"}`, false},
+		{"missing start_timestamp", `{"id":"i","trace_id":"t","name":"n"}`, false},
+		{"empty id", item("t", "", "n", ""), false},
+		{"empty trace_id", item("", "i", "n", ""), false},
+		{"empty name", item("t", "i", "", ""), false},
+		{"null id", `{"id":null,"trace_id":"t","name":"n","start_timestamp":"` + t0 + `"}`, false},
+		{"numeric id", `{"id":7,"trace_id":"t","name":"n","start_timestamp":"` + t0 + `"}`, false},
+		{"end before start", item("t", "i", "n", "2026-11-25T09:59:59Z"), false},
+		{"end before start, other offset", item("t", "i", "n", "2026-11-25T11:00:00+02:00"), false},
+		{"unparsable start", `{"id":"i","trace_id":"t","name":"n","start_timestamp":"yesterday"}`, false},
+		{"unparsable end", item("t", "i", "n", "soon"), false},
+		{"numeric end", `{"id":"i","trace_id":"t","name":"n","start_timestamp":"` + t0 + `","end_timestamp":5}`, false},
+		{"not an object", `[1,2]`, false},
+		{"end equals start", item("t", "i", "n", t0), true},
+		{"end with +00:00", item("t", "i", "n", t1), true},
+		{"null end", item("t", "i", "n", "null"), true},
+		{"no end", item("t", "i", "n", ""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSink(t, Config{})
+			ans := send(t, srv, batch(good, tc.item))
+			if tc.ok {
+				if ans.status != http.StatusOK {
+					t.Fatalf("got %d %s", ans.status, ans.body)
+				}
+				return
+			}
+			if ans.status != http.StatusUnprocessableEntity {
+				t.Fatalf("got %d %s", ans.status, ans.body)
+			}
+			var p struct {
+				Detail string `json:"detail"`
+				Index  *int   `json:"index"`
+				Reason string `json:"reason"`
+			}
+			if err := json.Unmarshal([]byte(ans.body), &p); err != nil || p.Index == nil || *p.Index != 1 || p.Reason == "" ||
+				!strings.HasPrefix(p.Detail, "items[1]: ") {
+				t.Fatalf("body %s", ans.body)
+			}
+			if got := getSpans(t, srv); len(got) != 0 {
+				t.Fatalf("stored %q from a rejected request", got)
+			}
+		})
 	}
-	if code, _ := put(t, srv.URL, items(mkItem("a", "good", ""))); code != 200 {
-		t.Fatalf("clean batch: %d", code)
+}
+
+func TestRequestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		body   string
+		hdr    []string
+		status int
+	}{
+		{"wrong api key", Config{APIKey: "right"}, string(batch()), nil, http.StatusUnauthorized},
+		{"no api key", Config{APIKey: "key"}, string(batch()), []string{"x-api-key", ""}, http.StatusUnauthorized},
+		{"wrong account", Config{AccountID: "other"}, string(batch()), nil, http.StatusForbidden},
+		{"content type", Config{}, string(batch()), []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{"content type with charset", Config{}, string(batch()), []string{"Content-Type", "application/json; charset=utf-8"}, http.StatusOK},
+		{"not json", Config{}, "{", nil, http.StatusBadRequest},
+		{"no items", Config{}, `{"spans":[]}`, nil, http.StatusBadRequest},
+		{"items not an array", Config{}, `{"items":{}}`, nil, http.StatusBadRequest},
+		{"not gzip", Config{}, string(batch()), []string{"Content-Encoding", "gzip"}, http.StatusBadRequest},
+		{"empty batch", Config{}, string(batch()), nil, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newSink(t, tc.cfg)
+			ans := send(t, srv, []byte(tc.body), tc.hdr...)
+			if ans.status != tc.status {
+				t.Fatalf("got %d %s, want %d", ans.status, ans.body, tc.status)
+			}
+			st := getStats(t, srv)
+			if st.Requests != 1 || st.Status[strconv.Itoa(tc.status)] != 1 || st.RequestsOK+st.RequestsRejected != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
 	}
-	// Faults replaced at run time: an outage, then every request failing.
-	setFaults := func(f Faults) {
-		b, _ := json.Marshal(f)
-		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/admin/faults", bytes.NewReader(b))
+}
+
+func TestWrongAPIKeyBody(t *testing.T) {
+	srv := newSink(t, Config{APIKey: "right"})
+	ans := send(t, srv, batch(item("t", "i", "n", t1)))
+	if ans.status != http.StatusUnauthorized || strings.TrimSpace(ans.body) != `{"detail":"invalid api key"}` {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	if got := getSpans(t, srv); len(got) != 0 {
+		t.Fatalf("stored %q", got)
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	srv := newSink(t, Config{})
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		req, _ := http.NewRequest(m, srv.URL+"/v5/spans/batch", nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 204 {
-			t.Fatalf("set faults: %v", err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d", m, resp.StatusCode)
 		}
 	}
-	setFaults(Faults{Outage: true})
-	if code, _ := put(t, srv.URL, items(mkItem("a", "good", ""))); code != 503 {
-		t.Fatalf("outage: %d", code)
+}
+
+func TestMissingHeadersCounted(t *testing.T) {
+	srv := newSink(t, Config{})
+	send(t, srv, batch(), "x-api-key", "")
+	send(t, srv, batch(), "x-selected-account-id", "")
+	send(t, srv, batch())
+	if st := getStats(t, srv); st.MissingHeaders != 2 || st.RequestsOK != 3 {
+		t.Fatalf("stats %+v", st)
 	}
-	setFaults(Faults{FailFraction: 1, Seed: 3})
+}
+
+func TestGzip(t *testing.T) {
+	srv := newSink(t, Config{})
+	var its []string
+	for i := range 200 {
+		its = append(its, item("t", strconv.Itoa(i), "a rather repetitive span name", t1))
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(batch(its...))
+	zw.Close()
+	ans := send(t, srv, buf.Bytes(), "Content-Encoding", "gzip")
+	if ans.status != http.StatusOK {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	st := getStats(t, srv)
+	if st.Stored != 200 || st.BytesReceived != int64(buf.Len()) {
+		t.Fatalf("stats %+v, sent %d bytes", st, buf.Len())
+	}
+}
+
+func TestDiscard(t *testing.T) {
+	srv := newSink(t, Config{Discard: true})
+	a := item("t", "1", "n", t1)
+	if ans := send(t, srv, batch(a, a)); ans.status != http.StatusOK {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	st := getStats(t, srv)
+	if st.Stored != 0 || st.ItemsReceived != 2 || st.DupInRequest != 1 || len(getSpans(t, srv)) != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestPoison(t *testing.T) {
+	srv := newSink(t, Config{Faults: Faults{PoisonName: "poison"}})
+	ans := send(t, srv, batch(item("t", "1", "fine", t1), item("t", "2", "poison", t1)))
+	if ans.status != http.StatusUnprocessableEntity || !strings.Contains(ans.body, `"index":1`) || !strings.Contains(ans.body, "poison") {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	if ans := send(t, srv, batch(item("t", "1", "fine", t1))); ans.status != http.StatusOK {
+		t.Fatalf("clean batch: %d %s", ans.status, ans.body)
+	}
+	st := getStats(t, srv)
+	if st.FaultsInjected != 1 || st.Status["422"] != 1 || st.Stored != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestOutage(t *testing.T) {
+	for _, tc := range []struct {
+		retryAfter int
+		want       string
+	}{{0, "1"}, {3, "3"}} {
+		srv := newSink(t, Config{Faults: Faults{Outage: true, RetryAfter: tc.retryAfter}})
+		for range 3 {
+			ans := send(t, srv, batch(item("t", "1", "n", t1)))
+			if ans.status != http.StatusServiceUnavailable || ans.header.Get("Retry-After") != tc.want {
+				t.Fatalf("got %d Retry-After %q, want 503 %s", ans.status, ans.header.Get("Retry-After"), tc.want)
+			}
+		}
+		st := getStats(t, srv)
+		if st.FaultsInjected != 3 || st.Status["503"] != 3 || st.Stored != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	}
+}
+
+func TestFailFractionOne(t *testing.T) {
+	srv := newSink(t, Config{Faults: Faults{FailFraction: 1, RetryAfter: 2, Seed: 42}})
+	const n = 120
 	seen := map[string]int{}
-	for range 60 {
-		code, body := put(t, srv.URL, items(mkItem("a", "good", "")))
-		switch code {
+	for range n {
+		ans := send(t, srv, batch(item("t", "1", "n", t1)))
+		switch ans.status {
 		case 0:
+			if ans.err == nil {
+				t.Fatal("no status and no error")
+			}
 			seen["reset"]++
-		case 500, 503, 429:
-			seen[fmt.Sprint(code)]++
+		case http.StatusInternalServerError:
+			seen["500"]++
+		case http.StatusServiceUnavailable:
+			if ans.header.Get("Retry-After") != "2" {
+				t.Errorf("503 Retry-After %q", ans.header.Get("Retry-After"))
+			}
+			seen["503"]++
+		case http.StatusTooManyRequests:
+			at, err := http.ParseTime(ans.header.Get("Retry-After"))
+			if err != nil || at.Before(time.Now().Add(-time.Second)) || at.After(time.Now().Add(4*time.Second)) {
+				t.Errorf("429 Retry-After %q", ans.header.Get("Retry-After"))
+			}
+			seen["429"]++
 		default:
-			t.Fatalf("unexpected %d %s", code, body)
+			t.Fatalf("unexpected answer %d %s", ans.status, ans.body)
 		}
 	}
-	if len(seen) != 4 {
-		t.Fatalf("fault kinds %v", seen)
+	for _, k := range []string{"500", "503", "429", "reset"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s in %d requests: %v", k, n, seen)
+		}
 	}
-	resp, _ := http.Get(srv.URL + "/admin/faults")
+	st := getStats(t, srv)
+	if st.Requests != n || st.FaultsInjected != n || st.RequestsRejected != n || st.RequestsOK != 0 || st.Stored != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	for k, v := range seen {
+		if st.Status[k] != int64(v) {
+			t.Errorf("status[%s] = %d, client saw %d", k, st.Status[k], v)
+		}
+	}
+}
+
+func TestSlow(t *testing.T) {
+	srv := newSink(t, Config{Faults: Faults{SlowFraction: 1, SlowMS: 60}})
+	start := time.Now()
+	if ans := send(t, srv, batch(item("t", "1", "n", t1))); ans.status != http.StatusOK {
+		t.Fatalf("got %d %s", ans.status, ans.body)
+	}
+	if d := time.Since(start); d < 60*time.Millisecond {
+		t.Fatalf("answered after %v", d)
+	}
+	if st := getStats(t, srv); st.Slowed != 1 || st.Stored != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestAdminFaults(t *testing.T) {
+	srv := newSink(t, Config{Faults: Faults{PoisonName: "p", Seed: 3}})
+	resp, err := http.Get(srv.URL + "/admin/faults")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var f Faults
 	json.NewDecoder(resp.Body).Decode(&f)
-	if f.FailFraction != 1 {
+	resp.Body.Close()
+	if f != (Faults{PoisonName: "p", Seed: 3}) {
 		t.Fatalf("faults %+v", f)
 	}
-	if s := stats(t, srv.URL); s.FaultsInjected != 62 || s.Status["reset"] != int64(seen["reset"]) {
-		t.Fatalf("stats %+v", s)
+
+	want := Faults{FailFraction: 0.25, Outage: true, PoisonName: "x", SlowFraction: 0.5, SlowMS: 7, RetryAfter: 9, Seed: -4}
+	b, _ := json.Marshal(want)
+	if status, body := setFaults(t, srv, string(b)); status != http.StatusOK {
+		t.Fatalf("put: %d %s", status, body)
+	}
+	resp, err = http.Get(srv.URL + "/admin/faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = Faults{}
+	json.NewDecoder(resp.Body).Decode(&f)
+	resp.Body.Close()
+	if f != want {
+		t.Fatalf("faults %+v, want %+v", f, want)
+	}
+	if ans := send(t, srv, batch(item("t", "1", "n", t1))); ans.status != http.StatusServiceUnavailable || ans.header.Get("Retry-After") != "9" {
+		t.Fatalf("during outage: %d %v", ans.status, ans.header)
+	}
+	if status, _ := setFaults(t, srv, `{"outage":false,"typo":1}`); status != http.StatusBadRequest {
+		t.Fatalf("unknown field: %d", status)
+	}
+	if status, _ := setFaults(t, srv, `{}`); status != http.StatusOK {
+		t.Fatalf("clear: %d", status)
+	}
+	if ans := send(t, srv, batch(item("t", "1", "x", t1))); ans.status != http.StatusOK {
+		t.Fatalf("after clearing: %d %s", ans.status, ans.body)
+	}
+}
+
+func TestReset(t *testing.T) {
+	srv := newSink(t, Config{})
+	send(t, srv, batch(item("t", "1", "n", t1)))
+	resp, err := http.Post(srv.URL+"/reset", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	st := getStats(t, srv)
+	if st.Requests != 0 || st.Stored != 0 || len(st.Status) != 0 || len(getSpans(t, srv)) != 0 {
+		t.Fatalf("after reset: %+v", st)
+	}
+	if ans := send(t, srv, batch(item("t", "1", "n", "null"))); ans.status != http.StatusOK {
+		t.Fatalf("got %d", ans.status)
+	}
+	if st := getStats(t, srv); st.Stored != 1 || st.InProgress != 1 || st.Completed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestStatsKeys(t *testing.T) {
+	srv := newSink(t, Config{})
+	resp, err := http.Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	for _, k := range []string{"requests", "requests_ok", "requests_rejected", "status", "items_received",
+		"max_items_in_request", "dup_in_request", "stored", "completed", "in_progress", "bytes_received",
+		"missing_headers", "faults_injected"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("no %q in /stats", k)
+		}
 	}
 }
