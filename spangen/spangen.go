@@ -1,7 +1,10 @@
 // Package spangen generates realistic agentex span-event lines, as the
 // agentex Python SDK writes them (span.model_dump_json()): each span a start
-// record, later an end record, interleaved with other spans, nested within
-// traces, 300–1500 bytes, deterministic by seed.
+// record, later an end record, interleaved with other spans and nested
+// within traces, 300–1500 bytes a line, byte for byte the same for a seed.
+//
+// Lines are built with append and strconv into the caller's buffer, so
+// generation runs at several hundred MB/s.
 package spangen
 
 import (
@@ -12,23 +15,45 @@ import (
 
 // Options say what to generate.
 type Options struct {
-	Seed              uint64
-	Spans             int
+	Seed              uint64  // the same seed gives the same bytes
+	Spans             int     // spans to start
 	StartOnlyFraction float64 // spans that get a start record and never an end
-	BadFraction       float64 // extra bad lines mixed in, per span record
+	BadFraction       float64 // extra bad lines mixed in, per line
 }
 
-// Stats counts what was generated.
+// Stats counts what was generated so far.
 type Stats struct {
-	Lines, Starts, Ends, StartOnly, Bad, Bytes int64
+	Lines     int64 // lines, bad ones included
+	Starts    int64 // start records
+	Ends      int64 // end records
+	StartOnly int64 // spans closed without an end record
+	Bad       int64 // bad lines
+	Bytes     int64 // bytes, newlines included
 }
 
-// span is an open span: started, not yet ended.
+// RareName is the name of about one span in 1000: tests use it to poison a
+// few spans among many.
+const RareName = "escalate_to_human"
+
+// Line sizes the generator keeps to.
+const (
+	MinLine = 300  // shortest span record, newline included
+	MaxLine = 1500 // longest span record, newline included
+)
+
+const (
+	maxOpen = 16 // open spans at most
+	idLen   = 36 // 8-4-4-4-12 hex
+)
+
+// span is an open span: started, not yet ended. Spans are reused.
 type span struct {
-	id, trace, parent, name, task string
-	start                         string
-	input, data                   []byte
-	startOnly                     bool
+	id, trace, parent [idLen]byte
+	hasParent         bool
+	startOnly         bool
+	name              string
+	start             []byte // start_time, without quotes
+	input, data, task []byte // JSON values
 }
 
 // Generator produces lines. It is not safe for concurrent use.
@@ -37,154 +62,165 @@ type Generator struct {
 	r       *rand.Rand
 	started int
 	open    []*span
-	traces  []string // traces with open spans, for nesting
+	free    []*span
 	clock   time.Time
 	stats   Stats
-	pad     []byte
+	pad     []byte // prose that content strings are cut from
 }
 
 // New returns a Generator for o.
 func New(o Options) *Generator {
-	g := &Generator{o: o, r: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
-		clock: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	g.pad = make([]byte, 1200)
-	const letters = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ.,"
-	for i := range g.pad {
-		g.pad[i] = letters[g.r.IntN(len(letters))]
+	g := &Generator{
+		o:     o,
+		r:     rand.New(rand.NewPCG(o.Seed, o.Seed)),
+		clock: time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC),
+		open:  make([]*span, 0, maxOpen),
 	}
+	g.pad = g.prose(2048)
 	return g
 }
 
 // Stats returns the counts so far.
 func (g *Generator) Stats() Stats { return g.stats }
 
-// Next appends the next line, '\n' included, to dst. It returns false when
-// every span has been started and ended.
+// Next appends the next line, '\n' included, to dst. It returns dst
+// unchanged and false once every span has been started and closed.
 func (g *Generator) Next(dst []byte) ([]byte, bool) {
-	if g.o.BadFraction > 0 && g.r.Float64() < g.o.BadFraction {
-		n := len(dst)
-		dst = g.bad(dst)
-		g.count(len(dst) - n)
-		g.stats.Bad++
-		return dst, true
-	}
-	canStart := g.started < g.o.Spans
-	if !canStart && len(g.open) == 0 {
-		return dst, false
-	}
 	n := len(dst)
-	if canStart && (len(g.open) < 2 || len(g.open) < 16 && g.r.IntN(2) == 0) {
-		dst = g.startSpan(dst)
-		g.stats.Starts++
-	} else {
+	for {
+		if g.o.BadFraction > 0 && g.r.Float64() < g.o.BadFraction {
+			dst = g.bad(dst)
+			g.stats.Bad++
+			break
+		}
+		canStart := g.started < g.o.Spans
+		if !canStart && len(g.open) == 0 {
+			return dst, false
+		}
+		if canStart && (len(g.open) < 2 || len(g.open) < maxOpen && g.r.IntN(2) == 0) {
+			dst = g.startSpan(dst)
+			g.stats.Starts++
+			break
+		}
 		i := g.r.IntN(len(g.open))
 		s := g.open[i]
 		g.open[i] = g.open[len(g.open)-1]
 		g.open = g.open[:len(g.open)-1]
+		g.free = append(g.free, s)
 		if s.startOnly {
-			g.stats.StartOnly++
-			return g.Next(dst) // never ended
+			g.stats.StartOnly++ // closed without an end record
+			continue
 		}
 		dst = g.endSpan(dst, s)
 		g.stats.Ends++
+		break
 	}
-	g.count(len(dst) - n)
+	g.stats.Lines++
+	g.stats.Bytes += int64(len(dst) - n)
 	return dst, true
 }
 
-func (g *Generator) count(n int) {
-	g.stats.Lines++
-	g.stats.Bytes += int64(n)
+func (g *Generator) newSpan() *span {
+	if n := len(g.free); n > 0 {
+		s := g.free[n-1]
+		g.free = g.free[:n-1]
+		return s
+	}
+	return &span{}
 }
 
-func (g *Generator) uuid() string {
+func (g *Generator) uuid(b *[idLen]byte) {
 	const hex = "0123456789abcdef"
-	var b [36]byte
+	x, y := g.r.Uint64(), g.r.Uint64()
+	j := 0
 	for i := range b {
 		switch i {
 		case 8, 13, 18, 23:
 			b[i] = '-'
-		default:
-			b[i] = hex[g.r.IntN(16)]
+			continue
 		}
+		if j < 16 {
+			b[i] = hex[x&15]
+			x >>= 4
+		} else {
+			b[i] = hex[y&15]
+			y >>= 4
+		}
+		j++
 	}
-	return string(b[:])
 }
 
-// timestamp advances the fake clock and formats it the ways Python does.
-func (g *Generator) timestamp() string {
-	g.clock = g.clock.Add(time.Duration(g.r.IntN(50_000)) * time.Microsecond)
-	switch x := g.r.IntN(10); {
-	case x < 2:
-		return g.clock.Format("2006-01-02T15:04:05.000000+00:00")
-	case x < 3:
-		// Whole seconds: round the clock up, so it never runs backwards
-		// and an end is never before its start.
-		g.clock = g.clock.Truncate(time.Second).Add(time.Second)
-		return g.clock.Format("2006-01-02T15:04:05Z")
+// spanName returns one of the names agents give their spans.
+func spanName(i int) string {
+	switch i % 7 {
+	case 0:
+		return "chat_completion"
+	case 1:
+		return "tool_call"
+	case 2:
+		return "agent_turn"
+	case 3:
+		return "retrieve_documents"
+	case 4:
+		return "plan"
+	case 5:
+		return "summarise"
 	default:
-		return g.clock.Format("2006-01-02T15:04:05.000000Z")
+		return "guardrail_check"
 	}
 }
-
-// RareName is the name of about one span in 1000: tests use it to poison a
-// few spans among many.
-const RareName = "escalate_to_human"
-
-var names = []string{"chat_completion", "tool_call", "agent_turn", "retrieve_documents", "plan", "summarise", "guardrail_check"}
-var spanTypes = []string{"COMPLETION", "TOOL", "AGENT_WORKFLOW", "RETRIEVAL", "CUSTOM"}
 
 func (g *Generator) startSpan(dst []byte) []byte {
 	g.started++
-	name := names[g.r.IntN(len(names))]
+	s := g.newSpan()
+	s.name = spanName(g.r.IntN(7))
 	if g.r.IntN(1000) == 0 {
-		name = RareName
+		s.name = RareName
 	}
-	s := &span{id: g.uuid(), name: name, start: g.timestamp()}
+	g.uuid(&s.id)
+	s.start = g.timestamp(s.start[:0])
 	s.startOnly = g.o.StartOnlyFraction > 0 && g.r.Float64() < g.o.StartOnlyFraction
-	// Nest under an open span of the same trace half of the time.
-	if len(g.open) > 0 && g.r.IntN(2) == 0 {
+	// Nest under an open span, in its trace, half of the time.
+	s.hasParent = len(g.open) > 0 && g.r.IntN(2) == 0
+	if s.hasParent {
 		p := g.open[g.r.IntN(len(g.open))]
 		s.trace, s.parent = p.trace, p.id
 	} else {
-		s.trace = g.uuid()
+		g.uuid(&s.trace)
 	}
+	s.task = s.task[:0]
 	if g.r.IntN(5) > 0 {
-		s.task = "task-" + strconv.Itoa(g.r.IntN(1000))
+		s.task = append(s.task, `"task-`...)
+		s.task = strconv.AppendInt(s.task, int64(g.r.IntN(10000)), 10)
+		s.task = append(s.task, '"')
+	} else {
+		s.task = append(s.task, "null"...)
 	}
-	s.input = g.input(nil)
-	s.data = g.data(nil)
+	var nullInput bool
+	s.input, nullInput = g.input(s.input[:0])
+	s.data = g.data(s.data[:0], nullInput)
 	g.open = append(g.open, s)
-	return g.record(dst, s, "", nil, nil)
+	return g.record(dst, s, nil, false)
 }
 
 func (g *Generator) endSpan(dst []byte, s *span) []byte {
-	end := g.timestamp()
-	data := s.data
-	if g.r.IntN(20) == 0 {
-		// An error: __error__ inside data, as the SDK records exceptions.
-		d := append([]byte(nil), data...)
-		if len(d) < 2 || d[0] != '{' {
-			d = []byte("{}")
-		}
-		e := []byte(`"__error__":{"type":"ValueError","message":"boom \"quoted\" \\ path"}`)
-		if len(d) > 2 {
-			e = append(e, ',')
-		}
-		data = append(append([]byte{'{'}, e...), d[1:]...)
-	}
-	return g.record(dst, s, end, g.output(nil), data)
+	var buf [40]byte
+	end := g.timestamp(buf[:0])
+	return g.record(dst, s, end, g.r.IntN(20) == 0)
 }
 
-// record writes one span record, keys in pydantic's order.
-func (g *Generator) record(dst []byte, s *span, end string, output, data []byte) []byte {
+// record appends one span record, keys in pydantic's order. A nil end is
+// a start record; an end record gets an output, and with fail an
+// __error__ in its data.
+func (g *Generator) record(dst []byte, s *span, end []byte, fail bool) []byte {
+	line := len(dst)
 	dst = append(dst, `{"id":"`...)
-	dst = append(dst, s.id...)
+	dst = append(dst, s.id[:]...)
 	dst = append(dst, `","name":"`...)
 	dst = append(dst, s.name...)
 	dst = append(dst, `","start_time":"`...)
 	dst = append(dst, s.start...)
-	if end == "" {
+	if end == nil {
 		dst = append(dst, `","end_time":null`...)
 	} else {
 		dst = append(dst, `","end_time":"`...)
@@ -192,109 +228,293 @@ func (g *Generator) record(dst []byte, s *span, end string, output, data []byte)
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"trace_id":"`...)
-	dst = append(dst, s.trace...)
-	if s.parent == "" {
-		dst = append(dst, `","parent_id":null`...)
-	} else {
+	dst = append(dst, s.trace[:]...)
+	if s.hasParent {
 		dst = append(dst, `","parent_id":"`...)
-		dst = append(dst, s.parent...)
+		dst = append(dst, s.parent[:]...)
 		dst = append(dst, '"')
+	} else {
+		dst = append(dst, `","parent_id":null`...)
 	}
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, s.input...)
 	dst = append(dst, `,"output":`...)
-	if output == nil {
+	errText := ""
+	if fail {
+		errText = errorText(g.r.IntN(3))
+	}
+	if end == nil {
 		dst = append(dst, "null"...)
 	} else {
-		dst = append(dst, output...)
-	}
-	if data == nil {
-		data = s.data
+		// What follows the output, so the line stays within MaxLine.
+		tail := len(`,"data":`) + dataLen(s.data, errText) + len(`,"task_id":`) + len(s.task) + len("}\n")
+		dst = g.output(dst, MaxLine-(len(dst)-line)-tail)
 	}
 	dst = append(dst, `,"data":`...)
-	dst = append(dst, data...)
-	if s.task == "" {
-		dst = append(dst, `,"task_id":null}`...)
-	} else {
-		dst = append(dst, `,"task_id":"`...)
-		dst = append(dst, s.task...)
-		dst = append(dst, `"}`...)
-	}
-	return append(dst, '\n')
+	dst = appendData(dst, s.data, errText)
+	dst = append(dst, `,"task_id":`...)
+	dst = append(dst, s.task...)
+	return append(dst, "}\n"...)
 }
 
-// text appends n bytes of prose, with the characters JSON must escape and
-// some non-ASCII now and then.
-func (g *Generator) text(dst []byte, n int) []byte {
-	off := g.r.IntN(len(g.pad) - n)
-	dst = append(dst, g.pad[off:off+n]...)
-	switch g.r.IntN(6) {
+// errorText returns an __error__ value of a failed span, as the SDK records
+// exceptions.
+func errorText(i int) string {
+	switch i % 3 {
 	case 0:
-		dst = append(dst, ` \"quoted\" and a back\\slash\nnew line`...)
+		return `{"type":"ValueError","message":"boom \"quoted\""}`
 	case 1:
-		dst = append(dst, ` Café 日本 ✓ 🚀 \u00e9`...)
+		return `{"type":"TimeoutError","message":"upstream timed out after 30.0s\nretry 3/3 failed"}`
+	default:
+		return `{"type":"KeyError","message":"'caf\u00e9' \\ not found"}`
 	}
-	return dst
 }
 
-func (g *Generator) input(dst []byte) []byte {
-	switch x := g.r.IntN(20); {
+func dataLen(data []byte, errText string) int {
+	if errText == "" {
+		return len(data)
+	}
+	if len(data) <= 2 || data[0] != '{' { // null or {}
+		return len(`{"__error__":}`) + len(errText)
+	}
+	return len(data) + len(`,"__error__":`) + len(errText)
+}
+
+// appendData appends data, with errText as its __error__ key if not empty.
+func appendData(dst, data []byte, errText string) []byte {
+	if errText == "" {
+		return append(dst, data...)
+	}
+	if len(data) <= 2 || data[0] != '{' {
+		dst = append(dst, `{"__error__":`...)
+	} else {
+		dst = append(dst, data[:len(data)-1]...)
+		dst = append(dst, `,"__error__":`...)
+	}
+	dst = append(dst, errText...)
+	return append(dst, '}')
+}
+
+// timestamp advances the fake clock and appends it the ways Python writes
+// it: mostly microseconds and Z, some +00:00, some whole seconds.
+func (g *Generator) timestamp(dst []byte) []byte {
+	g.clock = g.clock.Add(time.Duration(1+g.r.IntN(50_000)) * time.Microsecond)
+	frac, zone := true, "Z"
+	switch x := g.r.IntN(10); {
+	case x < 2:
+		zone = "+00:00"
+	case x < 3:
+		// Whole seconds: round the clock up, so it never runs backwards
+		// and an end is never before its start.
+		g.clock = g.clock.Truncate(time.Second).Add(time.Second)
+		frac = false
+	}
+	y, mo, d := g.clock.Date()
+	h, mi, s := g.clock.Clock()
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, s, 2)
+	if frac {
+		dst = append(dst, '.')
+		dst = appendDigits(dst, g.clock.Nanosecond()/1000, 6)
+	}
+	return append(dst, zone...)
+}
+
+// appendDigits appends v, zero-padded to width digits.
+func appendDigits(dst []byte, v, width int) []byte {
+	var b [8]byte
+	for i := width - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, b[:width]...)
+}
+
+// prose returns n bytes of ASCII words that content strings are cut from.
+func (g *Generator) prose(n int) []byte {
+	const words = "the agent tool call user asked for a summary of ticket printer floor " +
+		"toner ordered replacement retrieved documents plan step answer check policy " +
+		"refund order status shipping delayed customer escalate model reply context "
+	b := make([]byte, 0, n+16)
+	for len(b) < n {
+		i := g.r.IntN(len(words) - 12)
+		for i > 0 && words[i-1] != ' ' {
+			i--
+		}
+		j := i
+		for words[j] != ' ' {
+			j++
+		}
+		b = append(b, words[i:j]...)
+		if g.r.IntN(9) == 0 {
+			b = append(b, '.')
+		}
+		b = append(b, ' ')
+	}
+	return b[:n]
+}
+
+// extra returns what text may end with: characters JSON must escape, and
+// non-ASCII, already escaped for a JSON string.
+func (g *Generator) extra() string {
+	switch g.r.IntN(8) {
+	case 0:
+		return ` \"quoted\" and a back\\slash\nnew line`
+	case 1:
+		return ` Café 日本 ✓ 🚀 \u00e9`
+	case 2:
+		return `\tpath C:\\tmp\\out.txt \u2028 \ud83d\ude00`
+	default:
+		return ""
+	}
+}
+
+// text appends n bytes of prose, then extra.
+func (g *Generator) text(dst []byte, n int, extra string) []byte {
+	off := 1 + g.r.IntN(len(g.pad)-n-32)
+	for g.pad[off] == ' ' || g.pad[off-1] != ' ' { // start at a word
+		off++
+	}
+	dst = append(dst, g.pad[off:off+n]...)
+	return append(dst, extra...)
+}
+
+// input appends a span input: mostly an object, some a list of messages,
+// some null, which it reports.
+func (g *Generator) input(dst []byte) ([]byte, bool) {
+	x := g.r.IntN(20)
+	switch {
 	case x == 0:
-		return append(dst, `null,"metadata_note":"input withheld by policy"`...) // unknown fields are ignored
+		return append(dst, "null"...), true
 	case x < 4: // a list of messages
-		dst = append(dst, `[{"role":"system","content":"`...)
-		dst = g.text(dst, 70+g.r.IntN(280))
-		dst = append(dst, `"},{"role":"user","content":"`...)
-		dst = g.text(dst, 20+g.r.IntN(200))
-		return append(dst, `"}]`...)
+		dst = append(dst, `[{"role":"user","content":"`...)
+		dst = g.text(dst, 40+g.r.IntN(320), g.extra())
+		dst = append(dst, `"},{"role":"assistant","content":"`...)
+		dst = g.text(dst, 30+g.r.IntN(280), g.extra())
+		return append(dst, `"}]`...), false
+	case x < 8:
+		dst = append(dst, `{"tool":"search","arguments":{"query":"`...)
+		dst = g.text(dst, 60+g.r.IntN(600), g.extra())
+		return append(dst, `","k":5,"filters":[["lang","en"],["year",2026]],"min_score":0.10}}`...), false
+	case x < 12:
+		dst = append(dst, `{"messages":[{"role":"system","content":"You are a helpful agent."},{"role":"user","content":"`...)
+		dst = g.text(dst, 60+g.r.IntN(540), g.extra())
+		return append(dst, `"}],"model":"gpt-4o","temperature":0.70,"max_tokens":1024,"stop":["\n\n"],"top_p":1E0}`...), false
 	default:
 		dst = append(dst, `{"messages":[{"role":"user","content":"`...)
-		dst = g.text(dst, 80+g.r.IntN(460))
-		dst = append(dst, `"}],"temperature":0.70,"max_tokens":1024,"top_p":1E0}`...)
-		return dst
+		dst = g.text(dst, 60+g.r.IntN(600), g.extra())
+		return append(dst, `"}],"temperature":0.7,"max_tokens":1024}`...), false
 	}
 }
 
-func (g *Generator) output(dst []byte) []byte {
-	if g.r.IntN(20) == 0 {
-		return append(dst, "null"...)
+// outputTail returns how an output object ends, after its usage.
+func outputTail(i int) string {
+	switch i % 4 {
+	case 0:
+		return `,"score":1.0e-7}`
+	case 1:
+		return `,"score":0.10,"ratio":1E3,"delta":-0.0,"scores":[[1,2.50],[],[-1.5e+10]]}`
+	case 2:
+		return `,"tool_calls":[{"name":"search","arguments":"{\"q\":\"caf\\u00e9\"}"}],"finish_reason":"tool_calls","score":-0.0}`
+	default:
+		return `,"choices":[{"index":0,"message":{"role":"assistant","content":"日本語 🚀 \"ok\""}}],"logprobs":null,"score":1.0e-7}`
+	}
+}
+
+// output appends an end record's output, at most room bytes of it.
+func (g *Generator) output(dst []byte, room int) []byte {
+	var nums [40]byte
+	b := append(nums[:0], `","usage":{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(g.r.IntN(4000)), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(g.r.IntN(800)), 10)
+	b = append(b, '}')
+	extra := g.extra()
+	tail := outputTail(g.r.IntN(4))
+	most := min(480, room-len(`{"content":"`)-len(extra)-len(b)-len(tail))
+	n := 10
+	if most > n {
+		n += g.r.IntN(most - n + 1)
 	}
 	dst = append(dst, `{"content":"`...)
-	dst = g.text(dst, 20+g.r.IntN(260))
-	dst = append(dst, `","usage":{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(g.r.IntN(4000)), 10)
-	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(g.r.IntN(800)), 10)
-	dst = append(dst, `},"score":1.0e-7,"ratio":0.10,"delta":-0.0,"scores":[1E3,2.50,[]],"empty":{}}`...)
-	return dst
+	dst = g.text(dst, n, extra)
+	dst = append(dst, b...)
+	return append(dst, tail...)
 }
 
-func (g *Generator) data(dst []byte) []byte {
-	switch x := g.r.IntN(20); {
-	case x == 0:
-		return append(dst, "null"...)
-	case x < 5: // no span type
-		return append(dst, `{"model":"gpt-4o","tags":["a","b"]}`...)
+// dataObject returns span metadata: mostly with a __span_type__, with none
+// for i >= 4.
+func dataObject(i int) string {
+	switch i % 6 {
+	case 0:
+		return `{"__span_type__":"COMPLETION"}`
+	case 1:
+		return `{"model":"gpt-4o","__span_type__":"AGENT_WORKFLOW","tags":["a","b"]}`
+	case 2:
+		return `{"__span_type__":"TOOL","tool":"search","cost_usd":0.000125}`
+	case 3:
+		return `{"__span_type__":"RETRIEVAL","k":5,"scores":[0.91,0.5E-1,1]}`
+	case 4:
+		return `{"model":"gpt-4o","tags":["a","b"]}`
 	default:
-		dst = append(dst, `{"__span_type__":"`...)
-		dst = append(dst, spanTypes[g.r.IntN(len(spanTypes))]...)
-		return append(dst, `","model":"gpt-4o-mini","tags":["prod"],"cost_usd":0.000125}`...)
+		return `{"source":"sdk","attempt":1,"ratio":0.10,"labels":{"env":"prod"}}`
 	}
+}
+
+// data appends a span's data: ~5% null, ~20% without __span_type__. With
+// a null input it is an object with a description, for the line's length.
+func (g *Generator) data(dst []byte, nullInput bool) []byte {
+	x := g.r.IntN(20)
+	if x == 0 && !nullInput {
+		return append(dst, "null"...)
+	}
+	obj := dataObject(x % 4)
+	if x <= 4 {
+		obj = dataObject(4 + x%2)
+	}
+	if !nullInput {
+		return append(dst, obj...)
+	}
+	dst = append(dst, `{"description":"`...)
+	dst = g.text(dst, 80+g.r.IntN(300), g.extra())
+	dst = append(dst, `",`...)
+	return append(dst, obj[1:]...)
 }
 
 // bad appends a line that is not a valid span record.
 func (g *Generator) bad(dst []byte) []byte {
+	var id [idLen]byte
+	g.uuid(&id)
 	switch g.r.IntN(6) {
 	case 0:
 		dst = append(dst, "this is not json"...)
 	case 1:
 		dst = append(dst, "[1,2]"...)
-	case 2:
-		dst = append(dst, `{"id":"`+g.uuid()+`","name":"n","start_time":"2026-11-25T10:00:00Z","end_time":"2026-11-25T10:00:01Z"}`...)
-	case 3:
-		dst = append(dst, `{"id":"`+g.uuid()+`","trace_id":"t","name":42,"start_time":"2026-11-25T10:00:00Z","end_time":"2026-11-25T10:00:01Z"}`...)
-	case 4:
-		dst = append(dst, "{\"id\":\"\xff\xfe\",\"trace_id\":\"t\",\"name\":\"n\",\"start_time\":\"2026-11-25T10:00:00Z\",\"end_time\":\"2026-11-25T10:00:01Z\"}"...)
+	case 2: // no trace_id
+		dst = append(dst, `{"id":"`...)
+		dst = append(dst, id[:]...)
+		dst = append(dst, `","name":"plan","start_time":"2026-11-25T10:00:00Z","end_time":"2026-11-25T10:00:01Z","parent_id":null,"input":null,"output":null,"data":null,"task_id":null}`...)
+	case 3: // a number for a name
+		dst = append(dst, `{"id":"`...)
+		dst = append(dst, id[:]...)
+		dst = append(dst, `","name":42,"start_time":"2026-11-25T10:00:00Z","end_time":"2026-11-25T10:00:01Z","trace_id":"`...)
+		dst = append(dst, id[:]...)
+		dst = append(dst, `","parent_id":null,"input":null,"output":null,"data":null,"task_id":null}`...)
+	case 4: // invalid UTF-8 in a string
+		dst = append(dst, `{"id":"`...)
+		dst = append(dst, id[:]...)
+		dst = append(dst, "\",\"name\":\"bad \xff\xfe name\",\"start_time\":\"2026-11-25T10:00:00Z\",\"end_time\":\"2026-11-25T10:00:01Z\",\"trace_id\":\""...)
+		dst = append(dst, id[:]...)
+		dst = append(dst, `","parent_id":null,"input":null,"output":null,"data":null,"task_id":null}`...)
 	default:
 		dst = append(dst, `{"id":"x","na`...)
 	}
