@@ -46,8 +46,12 @@ type Config struct {
 	// CheckpointInterval is the least time between two checkpoint writes;
 	// 0 means 250ms. It bounds what a crash re-sends beyond what was in flight.
 	CheckpointInterval time.Duration
-	Logger             *slog.Logger
-	Metrics            *metrics.Metrics
+	// StuckAfter is how long records may be held, while the backend
+	// answers, with none delivered, before /readyz and the systemd
+	// watchdog call the pipeline stuck; 0 means DefaultStuckAfter.
+	StuckAfter time.Duration
+	Logger     *slog.Logger
+	Metrics    *metrics.Metrics
 }
 
 // AutoMaxBuffered is the --max-buffered used when it is 0: a batch being
@@ -62,6 +66,9 @@ type Agent struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 	client *ship.Client
+
+	prog    progress
+	started chan struct{} // closed once the files are scanned and reading begins
 
 	mu     sync.Mutex
 	tailer *tailer.Tailer
@@ -90,6 +97,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = 250 * time.Millisecond
 	}
+	if cfg.StuckAfter <= 0 {
+		cfg.StuckAfter = DefaultStuckAfter
+	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("agent: no state directory")
 	}
@@ -97,18 +107,63 @@ func New(cfg Config) (*Agent, error) {
 	cfg.Tailer.Metrics = cfg.Metrics
 	cfg.Ship.Logger = cfg.Logger.With("component", "ship")
 	cfg.Ship.Metrics = cfg.Metrics
-	return &Agent{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}, nil
+	return &Agent{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, started: make(chan struct{})}, nil
 }
 
-// Ready reports whether the backend is reachable, for /readyz.
+// Ready reports, for /readyz, whether the backend is reachable and the
+// pipeline is not stuck, and if not, why.
 func (a *Agent) Ready() (bool, string) {
 	a.mu.Lock()
-	c := a.client
+	c, tl := a.client, a.tailer
 	a.mu.Unlock()
-	if c == nil {
+	if c == nil || tl == nil {
 		return false, "starting"
 	}
-	return c.Ready()
+	up, why := c.Ready()
+	if err := a.prog.stuck(time.Now(), a.cfg.StuckAfter, up, tl.LastBeat()); err != nil {
+		return false, err.Error()
+	}
+	return up, why
+}
+
+// Alive returns an error when the pipeline is wedged, for the systemd
+// watchdog: a restart would help. Waiting for a backend that is down is not
+// wedged (a restart would not help), and neither is starting up.
+func (a *Agent) Alive() error {
+	a.mu.Lock()
+	c, tl := a.client, a.tailer
+	a.mu.Unlock()
+	if c == nil || tl == nil {
+		return nil
+	}
+	up, _ := c.Ready()
+	return a.prog.stuck(time.Now(), a.cfg.StuckAfter, up, tl.LastBeat())
+}
+
+// Started is closed once the checkpoints are loaded, the files scanned and
+// reading begun: the moment to tell systemd the service is ready.
+func (a *Agent) Started() <-chan struct{} { return a.started }
+
+// Progress is how far a run has come, for the --exit-on-eof progress line.
+type Progress struct {
+	Done, Total int64 // bytes behind the checkpointable offsets, bytes in the files
+	Shipped     int64 // records brought to a final outcome by this process
+}
+
+// Progress returns how far the run has come; zero before the first scan.
+func (a *Agent) Progress() Progress {
+	a.mu.Lock()
+	tl := a.tailer
+	a.mu.Unlock()
+	p := Progress{Shipped: a.prog.shipped.Load()}
+	if tl == nil {
+		return p
+	}
+	for _, e := range tl.Snapshot() {
+		p.Done += e.Offset
+		p.Total += max(e.Size, e.Offset)
+	}
+	return p
 }
 
 // Run ships until ctx ends or, with Tailer.ExitOnEOF, until everything in the
@@ -154,7 +209,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	dups := a.m.SpansDropped.WithLabelValues("duplicate")
 	bopt.OnDuplicate = dups.Inc
 	batcher := batch.New(sendCtx, bopt)
-	h := newLineHandler(ctx, decode.New(a.cfg.Decode), batcher, sem, a.m, a.log)
+	h := newLineHandler(ctx, decode.New(a.cfg.Decode), batcher, sem, &a.prog, a.m, a.log)
 	tl, err := tailer.New(a.cfg.Tailer, st, h)
 	if err != nil {
 		return err
@@ -162,6 +217,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.tailer = tl
 	a.mu.Unlock()
+	go func() {
+		select {
+		case <-tl.ScannedC():
+			close(a.started)
+		case <-ctx.Done():
+		}
+	}()
 
 	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, a.m, a.log)
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
@@ -186,6 +248,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				}
 				n := int64(len(bt.Marks))
 				bt.Ack()
+				a.prog.acked(n, time.Now())
 				sem.Release(n)
 				a.m.BufferedSpans.Sub(float64(n))
 				batcher.Release(bt)

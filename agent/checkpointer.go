@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -26,6 +27,7 @@ type checkpointer struct {
 	mu      sync.Mutex
 	last    map[string]checkpoint.Entry // by path: what was last written
 	written bool
+	lagged  map[string]bool // paths with a spanshipper_file_lag_bytes series
 }
 
 func newCheckpointer(s *checkpoint.Store, t *tailer.Tailer, interval time.Duration, m *metrics.Metrics, log *slog.Logger) *checkpointer {
@@ -53,6 +55,7 @@ func (c *checkpointer) run(ctx context.Context) {
 		if c.tailer.Scanned() {
 			c.save()
 		}
+		c.publishLag(c.tailer.Snapshot())
 		select { // group commit: let acks gather
 		case <-ctx.Done():
 			return
@@ -104,4 +107,33 @@ func (c *checkpointer) save() error {
 	c.m.CheckpointLastWriteTime.Set(float64(now.UnixNano()) / 1e9)
 	c.last, c.written = next, true
 	return nil
+}
+
+// publishLag sets spanshipper_lag_bytes and the per-file series of the
+// metrics.MaxLagSeries files furthest behind, deleting the series of files
+// that left that set, so cardinality stays bounded however many files match.
+func (c *checkpointer) publishLag(entries []checkpoint.Entry) {
+	var total int64
+	for _, e := range entries {
+		total += max(e.Size-e.Offset, 0)
+	}
+	c.m.Lag.Set(float64(total))
+	slices.SortFunc(entries, func(a, b checkpoint.Entry) int {
+		if d := cmp.Compare(b.Size-b.Offset, a.Size-a.Offset); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.Path, b.Path)
+	})
+	top := entries[:min(len(entries), metrics.MaxLagSeries)]
+	now := make(map[string]bool, len(top))
+	for _, e := range top {
+		now[e.Path] = true
+		c.m.FileLag.WithLabelValues(e.Path).Set(float64(max(e.Size-e.Offset, 0)))
+	}
+	for p := range c.lagged {
+		if !now[p] {
+			c.m.FileLag.DeleteLabelValues(p)
+		}
+	}
+	c.lagged = now
 }

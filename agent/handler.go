@@ -21,7 +21,8 @@ type lineHandler struct {
 	dec     *decode.Decoder
 	batcher *batch.Batcher
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
-	buf     []byte              // scratch for one encoded item
+	prog    *progress
+	buf     []byte // scratch for one encoded item
 	badLog  *limiter
 
 	startEvents, endEvents, dropped prometheus.Counter
@@ -29,9 +30,9 @@ type lineHandler struct {
 	bad                             *prometheus.CounterVec
 }
 
-func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, sem *semaphore.Weighted, m *metrics.Metrics, log *slog.Logger) *lineHandler {
+func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, sem *semaphore.Weighted, prog *progress, m *metrics.Metrics, log *slog.Logger) *lineHandler {
 	return &lineHandler{
-		ctx: ctx, dec: dec, batcher: b, sem: sem,
+		ctx: ctx, dec: dec, batcher: b, sem: sem, prog: prog,
 		buf:         make([]byte, 0, 4096),
 		badLog:      newLimiter(log),
 		startEvents: m.SpanEvents.WithLabelValues("start"),
@@ -67,6 +68,7 @@ func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) 
 		return err
 	}
 	h.buffered.Inc()
+	h.prog.read()
 	h.buf = item[:0]
 	return h.batcher.Add(h.ctx, batch.Entry{
 		JSON: item, TraceID: span.TraceID, ID: span.ID, End: span.Kind == decode.KindEnd,

@@ -10,6 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
+// MaxLagSeries bounds spanshipper_file_lag_bytes: with thousands of files,
+// only the MaxLagSeries furthest behind get a series (ties: by path), so a
+// scrape stays small and series churn only when the ranking changes.
+const MaxLagSeries = 20
+
 // Metrics is the set of series one spanshipper process exports.
 // The zero value is not usable; build one with New.
 type Metrics struct {
@@ -32,7 +37,8 @@ type Metrics struct {
 	BatchBytes       prometheus.Histogram // body bytes per sent batch (before gzip)
 
 	BufferedSpans prometheus.Gauge     // records read but not yet final
-	FileLag       *prometheus.GaugeVec // bytes between the checkpoint and the file size, by path (bounded, see tailer)
+	FileLag       *prometheus.GaugeVec // bytes between the checkpoint and the file size, by path: the MaxLagSeries most behind files only
+	Lag           prometheus.Gauge     // the same summed over every followed file
 	FilesTracked  prometheus.Gauge
 	FilesOpen     prometheus.Gauge
 
@@ -79,7 +85,9 @@ func New() *Metrics {
 		BufferedSpans: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spanshipper_buffered_spans", Help: "Span records read but not yet at a final outcome."}),
 		FileLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "spanshipper_file_lag_bytes", Help: "Bytes between a file's checkpoint and its size (largest files only)."}, []string{"path"}),
+			Name: "spanshipper_file_lag_bytes", Help: "Bytes between a file's checkpoint and its size, for the 20 files furthest behind (spanshipper_lag_bytes sums all)."}, []string{"path"}),
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spanshipper_lag_bytes", Help: "Bytes between the checkpoints and the file sizes, summed over every followed file."}),
 		FilesTracked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spanshipper_files_tracked", Help: "Files currently followed."}),
 		FilesOpen: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -97,7 +105,7 @@ func New() *Metrics {
 		m.LinesRead, m.BytesRead, m.SpanEvents, m.BadLines,
 		m.SpansShipped, m.SpansDropped, m.SpansDeadLettered,
 		m.Requests, m.RequestRetries, m.RequestDuration, m.RequestsInFlight, m.BatchItems, m.BatchBytes,
-		m.BufferedSpans, m.FileLag, m.FilesTracked, m.FilesOpen,
+		m.BufferedSpans, m.FileLag, m.Lag, m.FilesTracked, m.FilesOpen,
 		m.CheckpointWrites, m.CheckpointLastWriteTime, m.BackendUp,
 	)
 	return m

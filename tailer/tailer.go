@@ -99,7 +99,9 @@ type Tailer struct {
 	started bool
 	watcher *watcher
 
-	scanned atomic.Bool
+	scanned  atomic.Bool
+	scannedC chan struct{} // closed with scanned
+	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
 }
 
 // New returns a tailer that resumes from st's checkpoints.
@@ -109,12 +111,13 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		return nil, errors.New("tailer: no include globs")
 	}
 	t := &Tailer{
-		cfg:     cfg,
-		handler: h,
-		log:     cfg.Logger,
-		restore: make(map[identity]checkpoint.Entry, len(st.Files)),
-		files:   make(map[identity]*File),
-		buf:     make([]byte, 256<<10),
+		cfg:      cfg,
+		handler:  h,
+		log:      cfg.Logger,
+		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
+		files:    make(map[identity]*File),
+		buf:      make([]byte, 256<<10),
+		scannedC: make(chan struct{}),
 	}
 	for _, e := range st.Files {
 		t.restore[identity{e.Dev, e.Ino}] = e
@@ -144,8 +147,11 @@ func (t *Tailer) Run(ctx context.Context) error {
 
 	t.scan()
 	t.started = true
-	t.scanned.Store(true)
+	if !t.scanned.Swap(true) {
+		close(t.scannedC)
+	}
 	for {
+		t.beat.Store(time.Now().UnixNano())
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
@@ -448,3 +454,16 @@ func (t *Tailer) String() string { return fmt.Sprintf("tailer(%v)", t.cfg.Includ
 // Scanned reports whether the first scan is done, so a checkpoint taken now
 // covers every file that had one. Safe from any goroutine.
 func (t *Tailer) Scanned() bool { return t.scanned.Load() }
+
+// ScannedC is closed once the first scan is done.
+func (t *Tailer) ScannedC() <-chan struct{} { return t.scannedC }
+
+// LastBeat returns when the Run loop last turned: at least every
+// PollInterval unless a handler call blocks (back-pressure) or the loop is
+// wedged. Zero before Run. Safe from any goroutine.
+func (t *Tailer) LastBeat() time.Time {
+	if n := t.beat.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}

@@ -16,10 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spanshipper/spanshipper/agent"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/sdnotify"
 )
 
 // Stamped by the Makefile.
@@ -53,7 +56,11 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "spanshipper: %v\n", err)
 		return 2
 	}
-	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
+	// With --exit-on-eof on a terminal a progress line shares stderr with
+	// the log; not on a terminal (a pipe, journald, a file) there is none.
+	lw := &lineWriter{w: stderr}
+	progress := cfg.ExitOnEOF && isTerminal(stderr)
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, lw)
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -80,7 +87,37 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 		defer srv.Close()
 	}
 
-	if err := a.Run(ctx); err != nil {
+	// Under systemd (Type=notify): READY=1 once serving, STOPPING=1 on the
+	// way out, and WATCHDOG=1 keep-alives while the pipeline is not wedged.
+	sd, err := sdnotify.FromEnv(getenv)
+	if err != nil {
+		log.Warn("systemd notification disabled", "err", err)
+	}
+	bg, stopBg := context.WithCancel(context.Background())
+	var bgDone sync.WaitGroup
+	defer func() { stopBg(); bgDone.Wait() }()
+	if sd.Enabled() {
+		bgDone.Go(func() {
+			select {
+			case <-a.Started():
+			case <-bg.Done():
+				return
+			}
+			if err := sd.Notify("READY=1\nSTATUS=shipping spans"); err != nil {
+				log.Warn("sd_notify READY=1", "err", err)
+			}
+			sd.RunWatchdog(bg, a.Alive, func(err error) { log.Warn("systemd watchdog keep-alive not sent", "err", err) })
+		})
+	}
+	if progress {
+		bgDone.Go(func() { showProgress(bg, lw, a.Progress, time.Second) })
+	}
+
+	err = a.Run(ctx)
+	sd.Notify("STOPPING=1")
+	stopBg()
+	bgDone.Wait()
+	if err != nil {
 		log.Error("spanshipper stopped with an error", "err", err)
 		return 1
 	}
