@@ -13,7 +13,7 @@ CMDS := spanshipper spansink spangen spanbench
 $(BIN)/httpget: scripts/httpget/main.go
 	$(GO) build -o $@ ./scripts/httpget
 
-.PHONY: all build test vet demo bench clean
+.PHONY: all build test vet demo bench package clean
 
 all: build
 
@@ -45,5 +45,26 @@ bench: build
 	$(BIN)/spanbench --bin $(BIN)/spanshipper $(BENCHFLAGS)
 	$(BIN)/spanbench --bin $(BIN)/spanshipper --only throughput --null-receiver --runs 1
 
+# .deb and .rpm with nfpm (installed into $(BIN) at a pinned version on first
+# use): the static binary, the systemd unit, the environment file, and
+# scripts that create the spanshipper user. Output in $(DIST).
+NFPM_VERSION := v2.45.2
+DIST    ?= dist
+GOARCH  ?= $(shell $(GO) env GOARCH)
+# Package versions start with a digit: v1.2.3 -> 1.2.3, v1.2.3-4-gabc -> 1.2.3+4+gabc,
+# no tag -> 0.0.0~git<commit>.
+PKG_VERSION ?= $(or $(shell echo '$(VERSION)' | sed -n 's/^v\{0,1\}\([0-9][0-9]*\.[0-9].*\)/\1/p' | tr - +),0.0.0~git$(COMMIT))
+$(BIN)/nfpm:
+	@mkdir -p $(BIN)
+	GOBIN=$(abspath $(BIN)) CGO_ENABLED=0 $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+package: build $(BIN)/nfpm
+	@mkdir -p $(DIST)
+	@[ "$(BIN)" = bin ] || { echo "make package: nfpm.yaml takes the binary from bin/"; exit 1; }
+	for p in deb rpm; do \
+		VERSION=$(VERSION) PKG_VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) \
+			$(BIN)/nfpm package --config packaging/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
+	done
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

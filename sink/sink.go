@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -157,6 +158,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Stats returns a copy of the counters, for a receiver run in-process.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Status = maps.Clone(s.stats.Status)
+	return st
 }
 
 func (s *Server) getStats(w http.ResponseWriter, _ *http.Request) {
