@@ -39,7 +39,7 @@ const maxErrorBody = 1 << 10
 // Config configures a Client. Zero values mean the documented defaults.
 type Config struct {
 	Endpoint       string            // base URL, e.g. https://api.egp.scale.com
-	APIKey         string            // x-api-key; never logged
+	APIKey         Secret            // x-api-key; prints as [redacted]
 	AccountID      string            // x-selected-account-id
 	Gzip           bool              // compress request bodies
 	MaxRetries     int               // attempts before a transiently failing batch is dead-lettered; 0 never gives up
@@ -284,7 +284,7 @@ func (c *Client) exchange(ctx context.Context, body []byte) (int, string, error)
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-api-key", c.cfg.APIKey)
+	req.Header.Set("x-api-key", c.cfg.APIKey.Reveal())
 	req.Header.Set("x-selected-account-id", c.cfg.AccountID)
 	if c.cfg.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")

@@ -131,7 +131,7 @@ func (l *letters) names() []string {
 func newClient(t *testing.T, url string, mod func(*Config)) (*Client, *letters) {
 	t.Helper()
 	dl := &letters{}
-	cfg := Config{Endpoint: url, APIKey: "k-123", AccountID: "acct", BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+	cfg := Config{Endpoint: url, APIKey: NewSecret("k-123"), AccountID: "acct", BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond,
 		RequestTimeout: 2 * time.Second, DeadLetters: dl}
 	if mod != nil {
 		mod(&cfg)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/spanshipper/spanshipper/ship"
 	"io"
 	"log/slog"
 	"net"
@@ -27,8 +28,8 @@ type Config struct {
 	Paths           []string
 	Excludes        []string
 	Endpoint        string
-	APIKey          string // never logged
-	APIKeySource    string // where the key came from, for the start-up line
+	APIKey          ship.Secret // prints as [redacted]
+	APIKeySource    string      // where the key came from, for the start-up line
 	AccountID       string
 	SkipSpanStart   bool
 	BatchSize       int
@@ -133,13 +134,13 @@ func settings() []setting {
 				if err != nil {
 					return fmt.Errorf("read key file: %w", err)
 				}
-				c.APIKey = strings.TrimSpace(string(b))
-				if c.APIKey == "" {
+				c.APIKey = ship.NewSecret(strings.TrimSpace(string(b)))
+				if c.APIKey.IsZero() {
 					return fmt.Errorf("key file %s is empty", v)
 				}
 				return nil
 			},
-			parseAlias: func(c *Config, v string) error { c.APIKey = strings.TrimSpace(v); return nil }},
+			parseAlias: func(c *Config, v string) error { c.APIKey = ship.NewSecret(strings.TrimSpace(v)); return nil }},
 		{flag: "account-id", env: "SPANSHIPPER_ACCOUNT_ID", alias: "SGP_ACCOUNT_ID", usage: "account id (x-selected-account-id)",
 			parse: str(func(c *Config) *string { return &c.AccountID })},
 		{flag: "skip-span-start", env: "SPANSHIPPER_SKIP_SPAN_START", alias: "AGENTEX_TRACING_SKIP_SPAN_START", isBool: true,
@@ -303,7 +304,7 @@ func LoadConfig(args []string, getenv func(string) (string, bool)) (Config, []st
 			}
 			if s.flag == "api-key-file" {
 				// Both variables hold the key itself, not a file name.
-				c.APIKey = strings.TrimSpace(v)
+				c.APIKey = ship.NewSecret(strings.TrimSpace(v))
 				c.Source[s.flag] = src.name
 				break
 			}
@@ -410,7 +411,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if !loopback(u.Hostname()) {
-		if c.APIKey == "" {
+		if c.APIKey.IsZero() {
 			return bad("api-key-file", "SPANSHIPPER_API_KEY, SGP_API_KEY", "an API key is required for endpoint %s", c.Endpoint)
 		}
 		if c.AccountID == "" {
@@ -436,7 +437,7 @@ func (c *Config) LogAttrs() []slog.Attr {
 		spanStart = "shipped as in-progress items"
 	}
 	key := "none"
-	if c.APIKey != "" {
+	if !c.APIKey.IsZero() {
 		key = "set from " + c.APIKeySource
 	}
 	md := make([]string, len(c.Metadata))

@@ -192,8 +192,8 @@ func TestAPIKeyFileAndNeverLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIKey != "sk-secret-123" {
-		t.Fatalf("key %q", cfg.APIKey)
+	if cfg.APIKey.Reveal() != "sk-secret-123" {
+		t.Fatalf("key %q", cfg.APIKey.Reveal())
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).LogAttrs(context.Background(), slog.LevelInfo, "start", cfg.LogAttrs()...)
@@ -204,8 +204,8 @@ func TestAPIKeyFileAndNeverLogged(t *testing.T) {
 		t.Fatalf("start-up line %s", buf.String())
 	}
 	cfg, _, _ = LoadConfig([]string{"--path", "/x"}, bare("SPANSHIPPER_API_KEY", "sk-env", "SGP_API_KEY", "sk-alias"))
-	if cfg.APIKey != "sk-env" || cfg.APIKeySource != "SPANSHIPPER_API_KEY" {
-		t.Fatalf("key from env: %q %q", cfg.APIKey, cfg.APIKeySource)
+	if cfg.APIKey.Reveal() != "sk-env" || cfg.APIKeySource != "SPANSHIPPER_API_KEY" {
+		t.Fatalf("key from env: %q %q", cfg.APIKey.Reveal(), cfg.APIKeySource)
 	}
 }
 
