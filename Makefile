@@ -6,21 +6,22 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-export CGO_ENABLED ?= 0
 
 CMDS := spanshipper spansink spangen spanbench
 
 $(BIN)/httpget: scripts/httpget/main.go
-	$(GO) build -o $@ ./scripts/httpget
+	CGO_ENABLED=0 $(GO) build -o $@ ./scripts/httpget
 
 .PHONY: all build test vet demo bench package clean
 
 all: build
 
 # go build is incremental, so the binaries are always rebuilt through it.
+# Release builds are static (no cgo), whatever CGO_ENABLED the caller has:
+# the packages and the container image ship them to hosts with any libc.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
 vet:
 	$(GO) vet ./...

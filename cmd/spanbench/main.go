@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs (the median is reported)")
 	batch := flag.String("batch-size", "200", "--batch-size for the throughput run")
 	conc := flag.String("concurrency", "3", "--concurrency for the throughput run")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the throughput runs here: shipper-N.pprof (via SPANSHIPPER_CPUPROFILE) and receiver.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	only := flag.String("only", "throughput,latency,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
@@ -59,7 +61,10 @@ func main() {
 	}
 }
 
-var nullReceiver bool
+var (
+	nullReceiver bool
+	profileDir   string
+)
 
 func defaultDataDir() string {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
@@ -163,9 +168,14 @@ type result struct {
 	exitStatus int
 }
 
+// childEnv is added to the environment of the next runShipper.
+var childEnv []string
+
 func runShipper(ctx context.Context, bin string, args []string, stop <-chan struct{}, started ...func(pid int)) (result, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), childEnv...)
+	childEnv = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -244,7 +254,21 @@ func throughput(bin, dataDir string, spans, runs int, batch, conc string) error 
 		spans, ends, float64(size)/(1<<30), dataDir, how)
 	var results []result
 	var st sink.Stats
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(profileDir, "receiver.pprof"))
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	for i := range runs {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, fmt.Sprintf("shipper-%d.pprof", i+1))}
+		}
 		r, err := newReceiver(false)
 		if err != nil {
 			return err

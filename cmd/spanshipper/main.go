@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -66,6 +67,16 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 	}
 	log.LogAttrs(context.Background(), slog.LevelInfo, "spanshipper starting",
 		append([]slog.Attr{slog.String("version", version)}, cfg.LogAttrs()...)...)
+
+	// A developer's knob, not a setting: `make bench` profiles through it.
+	if p, ok := getenv("SPANSHIPPER_CPUPROFILE"); ok && p != "" {
+		stopProfile, err := startCPUProfile(p)
+		if err != nil {
+			log.Warn("cpu profile", "err", err)
+		} else {
+			defer stopProfile()
+		}
+	}
 
 	m := metrics.New()
 	a, err := agent.New(agentConfig(cfg, log, m))
@@ -134,4 +145,17 @@ func newLogger(level, format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// startCPUProfile writes a CPU profile to path until the returned func runs.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
