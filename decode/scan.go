@@ -1,6 +1,9 @@
 package decode
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // maxDepth bounds nesting so a hostile line cannot exhaust the stack.
 const maxDepth = 512
@@ -28,6 +31,11 @@ func skipSpace(b []byte, i int) int {
 func skipString(b []byte, i int) (int, *Error) {
 	i++ // opening quote
 	for {
+		// Eight bytes at a time while none needs a closer look, then
+		// byte by byte up to the one that does.
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && plain[b[i]] {
 			i++
 		}
@@ -62,6 +70,21 @@ func skipString(b []byte, i int) (int, *Error) {
 			i += n
 		}
 	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the 8 bytes in x is not plain: '"', '\\',
+// a control character (< 0x20) or non-ASCII (>= 0x80). It may also report
+// true for a plain byte above a special one (borrows propagate), never false
+// for a special byte, so callers re-check byte by byte.
+func special8(x uint64) bool {
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return (x|(x-ones*0x20)|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
 }
 
 func isHex(c byte) bool {
