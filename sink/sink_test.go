@@ -225,31 +225,33 @@ func TestItemValidation(t *testing.T) {
 		{"null end", item("t", "i", "n", "null"), true},
 		{"no end", item("t", "i", "n", ""), true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := newSink(t, Config{})
-			ans := send(t, srv, batch(good, tc.item))
-			if tc.ok {
-				if ans.status != http.StatusOK {
+		for _, discard := range []bool{false, true} { // --discard validates on a faster path
+			t.Run(fmt.Sprintf("%s/discard=%v", tc.name, discard), func(t *testing.T) {
+				srv := newSink(t, Config{Discard: discard})
+				ans := send(t, srv, batch(good, tc.item))
+				if tc.ok {
+					if ans.status != http.StatusOK {
+						t.Fatalf("got %d %s", ans.status, ans.body)
+					}
+					return
+				}
+				if ans.status != http.StatusUnprocessableEntity {
 					t.Fatalf("got %d %s", ans.status, ans.body)
 				}
-				return
-			}
-			if ans.status != http.StatusUnprocessableEntity {
-				t.Fatalf("got %d %s", ans.status, ans.body)
-			}
-			var p struct {
-				Detail string `json:"detail"`
-				Index  *int   `json:"index"`
-				Reason string `json:"reason"`
-			}
-			if err := json.Unmarshal([]byte(ans.body), &p); err != nil || p.Index == nil || *p.Index != 1 || p.Reason == "" ||
-				!strings.HasPrefix(p.Detail, "items[1]: ") {
-				t.Fatalf("body %s", ans.body)
-			}
-			if got := getSpans(t, srv); len(got) != 0 {
-				t.Fatalf("stored %q from a rejected request", got)
-			}
-		})
+				var p struct {
+					Detail string `json:"detail"`
+					Index  *int   `json:"index"`
+					Reason string `json:"reason"`
+				}
+				if err := json.Unmarshal([]byte(ans.body), &p); err != nil || p.Index == nil || *p.Index != 1 || p.Reason == "" ||
+					!strings.HasPrefix(p.Detail, "items[1]: ") {
+					t.Fatalf("body %s", ans.body)
+				}
+				if got := getSpans(t, srv); len(got) != 0 {
+					t.Fatalf("stored %q from a rejected request", got)
+				}
+			})
+		}
 	}
 }
 
@@ -272,17 +274,21 @@ func TestRequestErrors(t *testing.T) {
 		{"not gzip", Config{}, string(batch()), []string{"Content-Encoding", "gzip"}, http.StatusBadRequest},
 		{"empty batch", Config{}, string(batch()), nil, http.StatusOK},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := newSink(t, tc.cfg)
-			ans := send(t, srv, []byte(tc.body), tc.hdr...)
-			if ans.status != tc.status {
-				t.Fatalf("got %d %s, want %d", ans.status, ans.body, tc.status)
-			}
-			st := getStats(t, srv)
-			if st.Requests != 1 || st.Status[strconv.Itoa(tc.status)] != 1 || st.RequestsOK+st.RequestsRejected != 1 {
-				t.Fatalf("stats %+v", st)
-			}
-		})
+		for _, discard := range []bool{false, true} {
+			cfg := tc.cfg
+			cfg.Discard = discard
+			t.Run(fmt.Sprintf("%s/discard=%v", tc.name, discard), func(t *testing.T) {
+				srv := newSink(t, cfg)
+				ans := send(t, srv, []byte(tc.body), tc.hdr...)
+				if ans.status != tc.status {
+					t.Fatalf("got %d %s, want %d", ans.status, ans.body, tc.status)
+				}
+				st := getStats(t, srv)
+				if st.Requests != 1 || st.Status[strconv.Itoa(tc.status)] != 1 || st.RequestsOK+st.RequestsRejected != 1 {
+					t.Fatalf("stats %+v", st)
+				}
+			})
+		}
 	}
 }
 
