@@ -52,6 +52,10 @@ type Config struct {
 	ReadQuantum  int           // bytes read from one file before others get a turn; 0 means 1 MiB
 	ExitOnEOF    bool          // Run returns once every file is read to its end
 	PollOnly     bool          // no inotify: what the tailer falls back to when watches are exhausted
+	// Coalesce is how long a file-change notification waits before the
+	// files are read, so the writes of that moment are read in one turn
+	// rather than one turn per write(); 0 means 20ms, negative none.
+	Coalesce time.Duration
 	Logger       *slog.Logger
 	Metrics      *metrics.Metrics
 }
@@ -68,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RotateWait <= 0 {
 		c.RotateWait = 2 * time.Second
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = 20 * time.Millisecond
 	}
 	if c.ReadQuantum <= 0 {
 		c.ReadQuantum = 1 << 20
@@ -193,6 +200,15 @@ func (t *Tailer) Run(ctx context.Context) error {
 		case <-poll.C:
 			t.scan()
 		case <-wake:
+			// An agent writes line by line: let the writes of this
+			// moment gather, then read them in one turn.
+			if t.cfg.Coalesce > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(t.cfg.Coalesce):
+				}
+			}
 			t.onEvents()
 		}
 	}

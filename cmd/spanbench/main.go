@@ -37,13 +37,19 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs (the median is reported)")
 	batch := flag.String("batch-size", "200", "--batch-size for the throughput run")
 	conc := flag.String("concurrency", "3", "--concurrency for the throughput run")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles of the throughput runs here: shipper-N.pprof (via SPANSHIPPER_CPUPROFILE) and receiver.pprof")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-latency.pprof, shipper-idle.pprof (via SPANSHIPPER_CPUPROFILE) and receiver.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	only := flag.String("only", "throughput,latency,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
 	idleFor := flag.Duration("idle-for", 30*time.Second, "length of the idle run")
 	flag.Parse()
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	for _, run := range strings.Split(*only, ",") {
 		var err error
 		switch run {
@@ -255,9 +261,6 @@ func throughput(bin, dataDir string, spans, runs int, batch, conc string) error 
 	var results []result
 	var st sink.Stats
 	if profileDir != "" {
-		if err := os.MkdirAll(profileDir, 0o755); err != nil {
-			return err
-		}
 		f, err := os.Create(filepath.Join(profileDir, "receiver.pprof"))
 		if err != nil {
 			return err
@@ -322,6 +325,9 @@ func latency(bin string, rate float64, dur time.Duration) error {
 	stop := make(chan struct{})
 	done := make(chan result, 1)
 	go func() {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-latency.pprof")}
+		}
 		res, _ := runShipper(context.Background(), bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
 			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
 		done <- res
@@ -411,6 +417,9 @@ func idle(bin string, dur time.Duration) error {
 	done := make(chan result, 1)
 	pids := make(chan int, 1)
 	go func() {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-idle.pprof")}
+		}
 		res, _ := runShipper(context.Background(), bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
 			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
 		done <- res
