@@ -12,7 +12,7 @@ CMDS := spanshipper spansink spangen spanbench
 $(BIN)/httpget: scripts/httpget/main.go
 	CGO_ENABLED=0 $(GO) build -o $@ ./scripts/httpget
 
-.PHONY: all build test vet demo bench package clean
+.PHONY: all build test vet demo bench sweep package clean
 
 all: build
 
@@ -45,6 +45,11 @@ demo: build $(BIN)/httpget
 bench: build
 	$(BIN)/spanbench --bin $(BIN)/spanshipper $(BENCHFLAGS)
 	$(BIN)/spanbench --bin $(BIN)/spanshipper --only throughput --null-receiver --runs 1
+
+# Throughput and CPU per million spans against --batch-size and --concurrency:
+# docs/sweep.csv and the chart docs/sweep.svg (about 2 minutes).
+sweep: build
+	BIN=$(BIN) ./scripts/sweep.sh
 
 # .deb and .rpm with nfpm (installed into $(BIN) at a pinned version on first
 # use): the static binary, the systemd unit, the environment file, and
