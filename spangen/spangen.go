@@ -31,6 +31,10 @@ type Stats struct {
 	Bytes     int64 // bytes, newlines included
 }
 
+// FormatVersion changes whenever the bytes a seed produces change, so caches
+// of generated files (make bench) know to regenerate.
+const FormatVersion = 2
+
 // RareName is the name of about one span in 1000: tests use it to poison a
 // few spans among many.
 const RareName = "escalate_to_human"

@@ -224,8 +224,10 @@ func ensureFile(dir string, spans int) (string, int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", 0, err
 	}
-	p := filepath.Join(dir, fmt.Sprintf("spans-%d.jsonl", spans))
-	ends := filepath.Join(dir, fmt.Sprintf("spans-%d.ends", spans))
+	// The name carries the generator's format version: a cached file from
+	// an older generator is not reused.
+	p := filepath.Join(dir, fmt.Sprintf("spans-%d-v%d.jsonl", spans, spangen.FormatVersion))
+	ends := filepath.Join(dir, fmt.Sprintf("spans-%d-v%d.ends", spans, spangen.FormatVersion))
 	if b, err := os.ReadFile(ends); err == nil {
 		n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if _, err := os.Stat(p); err == nil && n > 0 {
