@@ -52,12 +52,13 @@ type Config struct {
 	ReadQuantum  int           // bytes read from one file before others get a turn; 0 means 1 MiB
 	ExitOnEOF    bool          // Run returns once every file is read to its end
 	PollOnly     bool          // no inotify: what the tailer falls back to when watches are exhausted
-	// Coalesce is how long a file-change notification waits before the
-	// files are read, so the writes of that moment are read in one turn
-	// rather than one turn per write(); 0 means 20ms, negative none.
+	// Coalesce is how long file-change notifications gather after each
+	// wake-up of the reader, so the writes of that moment cost one
+	// wake-up and one read turn rather than one per write(); 0 means
+	// 20ms, negative none.
 	Coalesce time.Duration
-	Logger       *slog.Logger
-	Metrics      *metrics.Metrics
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -136,7 +137,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 // (returning its error), or, with ExitOnEOF, every file is read to its end.
 func (t *Tailer) Run(ctx context.Context) error {
 	if !t.cfg.PollOnly {
-		w, err := newWatcher(t.log)
+		w, err := newWatcher(t.log, t.cfg.Coalesce)
 		if err != nil {
 			t.log.Warn("file notifications unavailable, polling only", "err", err)
 		} else {
@@ -200,15 +201,6 @@ func (t *Tailer) Run(ctx context.Context) error {
 		case <-poll.C:
 			t.scan()
 		case <-wake:
-			// An agent writes line by line: let the writes of this
-			// moment gather, then read them in one turn.
-			if t.cfg.Coalesce > 0 {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(t.cfg.Coalesce):
-				}
-			}
 			t.onEvents()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -15,10 +16,11 @@ import (
 // queue does not overflow while a backlog is read). Nothing depends on an
 // event arriving: the tailer's poll is the ground truth.
 type watcher struct {
-	w    *fsnotify.Watcher
-	log  *slog.Logger
-	wake chan struct{} // capacity 1: "something changed"
-	done chan struct{}
+	w     *fsnotify.Watcher
+	log   *slog.Logger
+	wake  chan struct{} // capacity 1: "something changed"
+	done  chan struct{}
+	pause time.Duration // after each wake-up, let events gather this long
 
 	mu      sync.Mutex
 	paths   map[string]struct{} // files written to since the last take
@@ -27,13 +29,13 @@ type watcher struct {
 	limited bool                // watch limit hit: logged once
 }
 
-func newWatcher(log *slog.Logger) (*watcher, error) {
+func newWatcher(log *slog.Logger, pause time.Duration) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
 	w := &watcher{
-		w: fw, log: log,
+		w: fw, log: log, pause: pause,
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		paths: make(map[string]struct{}),
@@ -51,13 +53,7 @@ func (w *watcher) loop() {
 			if !ok {
 				return
 			}
-			w.mu.Lock()
-			if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0 {
-				w.rescan = true
-			} else {
-				w.paths[ev.Name] = struct{}{}
-			}
-			w.mu.Unlock()
+			w.note(ev)
 		case err, ok := <-w.w.Errors:
 			if !ok {
 				return
@@ -69,10 +65,39 @@ func (w *watcher) loop() {
 			w.rescan = true
 			w.mu.Unlock()
 		}
+		// Take what else is queued, wake the reader once for all of it,
+		// then pause: meanwhile fsnotify stops reading and the kernel
+		// folds repeated events (one per write() of an agent writing line
+		// by line) into one, so a busy file costs a wake-up per pause,
+		// not per write.
+		for drained := false; !drained; {
+			select {
+			case ev, ok := <-w.w.Events:
+				if !ok {
+					return
+				}
+				w.note(ev)
+			default:
+				drained = true
+			}
+		}
 		select {
 		case w.wake <- struct{}{}:
 		default:
 		}
+		if w.pause > 0 {
+			time.Sleep(w.pause)
+		}
+	}
+}
+
+func (w *watcher) note(ev fsnotify.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0 {
+		w.rescan = true
+	} else {
+		w.paths[ev.Name] = struct{}{}
 	}
 }
 
