@@ -2,7 +2,6 @@ package ship
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -112,6 +111,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-// errGaveUp marks a batch given up after --max-retries attempts.
-var errGaveUp = errors.New("ship: gave up after max retries")
