@@ -66,6 +66,7 @@ $(BIN)/nfpm:
 
 package: build $(BIN)/nfpm
 	@mkdir -p $(DIST)
+	rm -f $(DIST)/spanshipper_*.deb $(DIST)/spanshipper-*.rpm
 	@[ "$(BIN)" = bin ] || { echo "make package: nfpm.yaml takes the binary from bin/"; exit 1; }
 	for p in deb rpm; do \
 		VERSION=$(VERSION) PKG_VERSION=$(PKG_VERSION) GOARCH=$(GOARCH) \
