@@ -15,7 +15,6 @@ package sink
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"compress/gzip"
 	"context"
@@ -332,85 +331,6 @@ func (s *Server) readBody(r *http.Request) ([]byte, int, error) {
 	return buf.Bytes(), 0, nil
 }
 
-// Request bodies are read into pooled buffers: the bench receiver takes
-// thousands of 250 KB bodies a second, and fresh ones cost more than the
-// validation.
-var bodies sync.Pool
-
-func getBody(size int64) *bytes.Buffer {
-	b, _ := bodies.Get().(*[]byte)
-	if b == nil {
-		b = new([]byte)
-	}
-	buf := bytes.NewBuffer((*b)[:0])
-	if size > 0 && size < 64<<20 {
-		buf.Grow(int(size) + bytes.MinRead)
-	}
-	return buf
-}
-
-func putBody(b []byte) {
-	if cap(b) > 16<<20 {
-		return
-	}
-	b = b[:0]
-	bodies.Put(&b)
-}
-
-// fastItem is what validation reads of an item, decoded in one pass.
-type fastItem struct {
-	ID      string  `json:"id"`
-	TraceID string  `json:"trace_id"`
-	Name    string  `json:"name"`
-	Start   string  `json:"start_timestamp"`
-	End     *string `json:"end_timestamp"`
-}
-
-// discardFast validates and counts a body in one decoding pass, for
-// --discard. It returns false, counting nothing, when anything is off; the
-// caller then takes the full path, which finds and reports the exact fault.
-func (s *Server) discardFast(raw []byte) (int, bool) {
-	var env struct {
-		Items []fastItem `json:"items"`
-	}
-	if json.Unmarshal(raw, &env) != nil || env.Items == nil || len(env.Items) > MaxItems {
-		return 0, false
-	}
-	type key struct{ trace, id string }
-	seen := make(map[key]struct{}, len(env.Items))
-	dups := 0
-	for i := range env.Items {
-		it := &env.Items[i]
-		if it.ID == "" || it.TraceID == "" || it.Name == "" {
-			return 0, false
-		}
-		start, err := parseTime(it.Start)
-		if err != nil {
-			return 0, false
-		}
-		if it.End != nil {
-			end, err := parseTime(*it.End)
-			if err != nil || end.Before(start) {
-				return 0, false
-			}
-		}
-		k := key{it.TraceID, it.ID}
-		if _, dup := seen[k]; dup {
-			dups++
-		}
-		seen[k] = struct{}{}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := int64(len(env.Items))
-	s.stats.DupInRequest += int64(dups)
-	s.stats.ItemsReceived += n
-	s.stats.MaxItemsInRequest = max(s.stats.MaxItemsInRequest, n)
-	s.stats.RequestsOK++
-	s.stats.Status[strconv.Itoa(http.StatusOK)]++
-	return len(env.Items), true
-}
-
 // store counts a successful request and upserts its items in order: a
 // completed item replaces anything, an in-progress one never replaces a
 // completed one.
@@ -459,82 +379,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// fields is what validation reads of an item.
-type fields struct {
-	ID      json.RawMessage `json:"id"`
-	TraceID json.RawMessage `json:"trace_id"`
-	Name    json.RawMessage `json:"name"`
-	Start   json.RawMessage `json:"start_timestamp"`
-	End     json.RawMessage `json:"end_timestamp"`
-}
-
-// checkedItem is a valid item's storage key and whether it is completed.
-type checkedItem struct {
-	key      string
-	complete bool
-}
-
-// check validates an item as the backend does.
-func (f *fields) check() (checkedItem, error) {
-	var v [4]string
-	for i, fl := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"id", f.ID}, {"trace_id", f.TraceID}, {"name", f.Name}, {"start_timestamp", f.Start}} {
-		s, err := stringField(fl.name, fl.raw)
-		if err != nil {
-			return checkedItem{}, err
-		}
-		v[i] = s
-	}
-	c := checkedItem{key: v[1] + "\x00" + v[0]}
-	start, err := parseTime(v[3])
-	if err != nil {
-		return checkedItem{}, fmt.Errorf("start_timestamp: %v", err)
-	}
-	if len(f.End) == 0 || string(f.End) == "null" {
-		return c, nil
-	}
-	var e string
-	if json.Unmarshal(f.End, &e) != nil {
-		return checkedItem{}, fmt.Errorf("end_timestamp must be a string or null")
-	}
-	end, err := parseTime(e)
-	if err != nil {
-		return checkedItem{}, fmt.Errorf("end_timestamp: %v", err)
-	}
-	if end.Before(start) {
-		return checkedItem{}, fmt.Errorf("end_timestamp %s is before start_timestamp %s", e, v[3])
-	}
-	c.complete = true
-	return c, nil
-}
-
-// stringField reads a required, non-empty string field.
-func stringField(name string, raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", fmt.Errorf("field %s is required", name)
-	}
-	var v string
-	if json.Unmarshal(raw, &v) != nil {
-		return "", fmt.Errorf("field %s must be a string", name)
-	}
-	if v == "" {
-		return "", fmt.Errorf("field %s must not be empty", name)
-	}
-	return v, nil
-}
-
-// parseTime reads an RFC 3339 timestamp (Z or a numeric offset such as
-// +00:00). Like the backend, it also takes the zone-less forms the shipper
-// lets through: a naive date-time (UTC) or a bare date.
-func parseTime(v string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", v)
 }
