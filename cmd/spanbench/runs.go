@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spanshipper/spanshipper/spangen"
+)
+
+// latency writes span records at a fixed rate and measures, per span-end
+// record, the time from its write to its acknowledgement by the receiver.
+func latency(bin string, rate float64, dur time.Duration) error {
+	dir, _ := os.MkdirTemp("", "spanbench-latency")
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "agent.jsonl")
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := newReceiver(true)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	stop := make(chan struct{})
+	done := make(chan result, 1)
+	go func() {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-latency.pprof")}
+		}
+		res, _ := runShipper(context.Background(), bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
+		done <- res
+	}()
+	time.Sleep(500 * time.Millisecond) // the shipper is following the file
+
+	fmt.Printf("\n== latency: %.0f span-end records/s (plus their starts) for %v, default --linger 250ms\n", rate, dur)
+	g := spangen.New(spangen.Options{Seed: 2, Spans: int(rate * dur.Seconds() * 1.2)})
+	written := map[string]time.Time{}
+	start := time.Now()
+	var line []byte
+	var ends int
+	for i := 0; time.Since(start) < dur; i++ {
+		var ok bool
+		if line, ok = g.Next(line[:0]); !ok {
+			break
+		}
+		// Two lines per span: pace the lines at twice the span rate.
+		if d := time.Until(start.Add(time.Duration(float64(i) / (2 * rate) * float64(time.Second)))); d > 0 {
+			time.Sleep(d)
+		}
+		if _, err := f.Write(line); err != nil {
+			return err
+		}
+		if !strings.Contains(string(line[:min(len(line), 160)]), `"end_time":null`) {
+			if m := idRE.FindSubmatch(line); m != nil {
+				written[string(m[1])] = time.Now()
+				ends++
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		n := len(r.acked)
+		r.mu.Unlock()
+		if n >= ends {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	res := <-done
+	var lat []time.Duration
+	r.mu.Lock()
+	for id, w := range written {
+		if a, ok := r.acked[id]; ok {
+			lat = append(lat, a.Sub(w))
+		}
+	}
+	r.mu.Unlock()
+	if len(lat) < ends {
+		return fmt.Errorf("only %d of %d span-end records acknowledged", len(lat), ends)
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	fmt.Printf("RESULT latency: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs\n",
+		len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
+		res.cpu.Seconds(), res.wall.Seconds())
+	return nil
+}
+
+// idle follows 200 files that nobody writes to and reports the CPU used.
+func idle(bin string, dur time.Duration) error {
+	dir, _ := os.MkdirTemp("", "spanbench-idle")
+	defer os.RemoveAll(dir)
+	g := spangen.New(spangen.Options{Seed: 3, Spans: 200 * 5})
+	var line []byte
+	for i := range 200 {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("agent-%03d.jsonl", i)))
+		if err != nil {
+			return err
+		}
+		for range 10 {
+			line, _ = g.Next(line[:0])
+			f.Write(line)
+		}
+		f.Close()
+	}
+	r, err := newReceiver(false)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	fmt.Printf("\n== idle: 200 files, read once, then quiet for %v\n", dur)
+	stop := make(chan struct{})
+	done := make(chan result, 1)
+	pids := make(chan int, 1)
+	go func() {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-idle.pprof")}
+		}
+		res, _ := runShipper(context.Background(), bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
+		done <- res
+	}()
+	pid := <-pids
+	// Start the clock once the files were read and shipped.
+	time.Sleep(3 * time.Second)
+	before, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
+	time.Sleep(dur)
+	after, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
+	close(stop)
+	res := <-done
+	fmt.Printf("RESULT idle: 200 quiet files for %v: %.3f CPU-seconds (whole run with start-up and first read: %.3f)\n",
+		dur, (after - before).Seconds(), res.cpu.Seconds())
+	return nil
+}
+
+// procCPU reads a process's user+system time from /proc (clock ticks of 10ms).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
