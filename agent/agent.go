@@ -119,11 +119,10 @@ func (a *Agent) Ready() (bool, string) {
 	if c == nil || tl == nil {
 		return false, "starting"
 	}
-	up, why := c.Ready()
-	if err := a.prog.stuck(time.Now(), a.cfg.StuckAfter, up, tl.LastBeat()); err != nil {
+	if err := a.Alive(); err != nil {
 		return false, err.Error()
 	}
-	return up, why
+	return c.Ready()
 }
 
 // Alive returns an error when the pipeline is wedged, for the systemd
@@ -146,7 +145,7 @@ func (a *Agent) Started() <-chan struct{} { return a.started }
 
 // Progress is how far a run has come, for the --exit-on-eof progress line.
 type Progress struct {
-	Done, Total int64 // bytes behind the checkpointable offsets, bytes in the files
+	Done, Total int64 // bytes before the files' checkpoints (final), bytes in the files
 	Shipped     int64 // records brought to a final outcome by this process
 }
 
@@ -217,13 +216,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.tailer = tl
 	a.mu.Unlock()
-	go func() {
-		select {
-		case <-tl.ScannedC():
-			close(a.started)
-		case <-ctx.Done():
-		}
-	}()
 
 	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, a.m, a.log)
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
@@ -233,6 +225,15 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	a.log.Info("pipeline started", "max_buffered", a.cfg.MaxBuffered, "concurrency", a.cfg.Concurrency)
 	var g errgroup.Group
+	g.Go(func() error {
+		// The tailer scans before anything else, so this returns.
+		select {
+		case <-tl.ScannedC():
+			close(a.started)
+		case <-ctx.Done():
+		}
+		return nil
+	})
 	g.Go(func() error {
 		err := tl.Run(ctx)
 		if cerr := batcher.Close(sendCtx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {

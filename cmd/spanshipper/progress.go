@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,12 +43,13 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// draw replaces the progress line with s; "" erases it.
+// draw replaces the progress line with s; "" erases it, and a final
+// newline leaves it on screen for good.
 func (l *lineWriter) draw(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	io.WriteString(l.w, "\r\x1b[K"+s)
-	l.drawn = s != ""
+	l.drawn = s != "" && !strings.HasSuffix(s, "\n")
 }
 
 // showProgress redraws the progress line every interval until ctx ends,
@@ -60,9 +62,6 @@ func showProgress(ctx context.Context, lw *lineWriter, get func() agent.Progress
 		select {
 		case <-ctx.Done():
 			lw.draw(progressLine(get(), p0, time.Since(t0)) + "\n")
-			lw.mu.Lock()
-			lw.drawn = false
-			lw.mu.Unlock()
 			return
 		case <-tick.C:
 			lw.draw(progressLine(get(), p0, time.Since(t0)))
