@@ -217,7 +217,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.tailer = tl
 	a.mu.Unlock()
 
-	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, a.m, a.log)
+	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, &a.prog, a.m, a.log)
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCk()
 	ckDone := make(chan struct{})
@@ -248,10 +248,11 @@ func (a *Agent) Run(ctx context.Context) error {
 					continue // abandoned at the shutdown timeout: not final, not acked
 				}
 				n := int64(len(bt.Marks))
-				bt.Ack()
+				// Counted before the cursors move, so a checkpoint
+				// that shows a record final never sees it buffered.
 				a.prog.acked(n, time.Now())
+				bt.Ack()
 				sem.Release(n)
-				a.m.BufferedSpans.Sub(float64(n))
 				batcher.Release(bt)
 				ck.poke()
 			}

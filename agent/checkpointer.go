@@ -20,6 +20,7 @@ type checkpointer struct {
 	store    *checkpoint.Store
 	tailer   *tailer.Tailer
 	interval time.Duration
+	prog     *progress
 	m        *metrics.Metrics
 	log      *limiter
 	wake     chan struct{}
@@ -30,8 +31,8 @@ type checkpointer struct {
 	lagged  map[string]bool // paths with a spanshipper_file_lag_bytes series
 }
 
-func newCheckpointer(s *checkpoint.Store, t *tailer.Tailer, interval time.Duration, m *metrics.Metrics, log *slog.Logger) *checkpointer {
-	return &checkpointer{store: s, tailer: t, interval: interval, m: m, log: newLimiter(log), wake: make(chan struct{}, 1)}
+func newCheckpointer(s *checkpoint.Store, t *tailer.Tailer, interval time.Duration, prog *progress, m *metrics.Metrics, log *slog.Logger) *checkpointer {
+	return &checkpointer{store: s, tailer: t, interval: interval, prog: prog, m: m, log: newLimiter(log), wake: make(chan struct{}, 1)}
 }
 
 // poke says acks arrived.
@@ -55,7 +56,13 @@ func (c *checkpointer) run(ctx context.Context) {
 		if c.tailer.Scanned() {
 			c.save()
 		}
-		c.publishLag(c.tailer.Snapshot())
+		// The buffered gauge is set here, not per line read (the reader's
+		// hot path pays one atomic add, not a gauge update too), and read
+		// after the snapshot and set before the lag: a scrape that shows a
+		// file caught up shows its records unbuffered.
+		entries := c.tailer.Snapshot()
+		c.m.BufferedSpans.Set(float64(c.prog.buffered.Load()))
+		c.publishLag(entries)
 		select { // group commit: let acks gather
 		case <-ctx.Done():
 			return

@@ -26,7 +26,6 @@ type lineHandler struct {
 	badLog  *limiter
 
 	startEvents, endEvents, dropped prometheus.Counter
-	buffered                        prometheus.Gauge
 	bad                             *prometheus.CounterVec
 }
 
@@ -38,7 +37,6 @@ func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, 
 		startEvents: m.SpanEvents.WithLabelValues("start"),
 		endEvents:   m.SpanEvents.WithLabelValues("end"),
 		dropped:     m.SpansDropped.WithLabelValues("span_start"),
-		buffered:    m.BufferedSpans,
 		bad:         m.BadLines,
 	}
 }
@@ -67,8 +65,7 @@ func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) 
 	if err := h.sem.Acquire(h.ctx, 1); err != nil {
 		return err
 	}
-	h.buffered.Inc()
-	h.prog.read()
+	h.prog.read() // spanshipper_buffered_spans follows it, see checkpointer
 	h.buf = item[:0]
 	return h.batcher.Add(h.ctx, batch.Entry{
 		JSON: item, TraceID: span.TraceID, ID: span.ID, End: span.Kind == decode.KindEnd,
