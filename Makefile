@@ -27,13 +27,14 @@ vet:
 	$(GO) vet ./...
 
 # All tests, with the race detector (the end-to-end tests build and run the
-# real binaries as child processes).
+# real binaries as child processes). -count=1: go test's cache cannot see the
+# binaries those tests build, so a cached pass could hide a broken binary.
 # The race detector needs cgo and a C compiler; without one the tests still
 # run, without -race, and say so.
 RACE := $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 test: vet
 	@[ -n "$(RACE)" ] || echo "make test: no C compiler found; running without -race"
-	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -timeout 14m ./...
+	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 -timeout 14m ./...
 
 # Builds everything, starts the local receiver, generates spans, ships them
 # with --exit-on-eof and prints what arrived.
