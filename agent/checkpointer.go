@@ -10,6 +10,7 @@ import (
 
 	"github.com/spanshipper/spanshipper/checkpoint"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ratelog"
 	"github.com/spanshipper/spanshipper/tailer"
 )
 
@@ -22,7 +23,7 @@ type checkpointer struct {
 	interval time.Duration
 	prog     *progress
 	m        *metrics.Metrics
-	log      *limiter
+	log      *ratelog.Logger
 	wake     chan struct{}
 
 	mu      sync.Mutex
@@ -32,7 +33,7 @@ type checkpointer struct {
 }
 
 func newCheckpointer(s *checkpoint.Store, t *tailer.Tailer, interval time.Duration, prog *progress, m *metrics.Metrics, log *slog.Logger) *checkpointer {
-	return &checkpointer{store: s, tailer: t, interval: interval, prog: prog, m: m, log: newLimiter(log), wake: make(chan struct{}, 1)}
+	return &checkpointer{store: s, tailer: t, interval: interval, prog: prog, m: m, log: ratelog.New(log, 10*time.Second), wake: make(chan struct{}, 1)}
 }
 
 // poke says acks arrived.

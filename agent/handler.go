@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/spanshipper/spanshipper/batch"
 	"github.com/spanshipper/spanshipper/decode"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ratelog"
 	"github.com/spanshipper/spanshipper/tailer"
 )
 
@@ -23,7 +25,7 @@ type lineHandler struct {
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
 	prog    *progress
 	buf     []byte // scratch for one encoded item
-	badLog  *limiter
+	badLog  *ratelog.Logger
 
 	startEvents, endEvents, dropped prometheus.Counter
 	bad                             *prometheus.CounterVec
@@ -33,7 +35,7 @@ func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, 
 	return &lineHandler{
 		ctx: ctx, dec: dec, batcher: b, sem: sem, prog: prog,
 		buf:         make([]byte, 0, 4096),
-		badLog:      newLimiter(log),
+		badLog:      ratelog.New(log, 10*time.Second),
 		startEvents: m.SpanEvents.WithLabelValues("start"),
 		endEvents:   m.SpanEvents.WithLabelValues("end"),
 		dropped:     m.SpansDropped.WithLabelValues("span_start"),

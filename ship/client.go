@@ -19,6 +19,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/spanshipper/spanshipper/batch"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ratelog"
 )
 
 // Path is the span batch API's path below the endpoint.
@@ -68,7 +70,7 @@ type Client struct {
 	http *retryablehttp.Client
 	log  *slog.Logger
 	m    *metrics.Metrics
-	auth *limitedLog
+	rlog *ratelog.Logger // repeated warnings and errors, once a minute per kind
 
 	shipped prometheus.Counter
 	health  health
@@ -118,7 +120,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		cfg: cfg, url: strings.TrimRight(cfg.Endpoint, "/") + Path,
-		log: cfg.Logger, m: cfg.Metrics, auth: newLimitedLog(cfg.Logger, time.Minute),
+		log: cfg.Logger, m: cfg.Metrics, rlog: ratelog.New(cfg.Logger, time.Minute),
 		shipped: cfg.Metrics.SpansShipped,
 	}
 	c.health.set(true, "no request yet")
@@ -192,7 +194,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		// Loud, but once a minute: the records wait in the files until the key works.
-		c.auth.Error("auth", "the span API rejects the credentials; retrying, nothing is dropped — check the API key and account id",
+		c.rlog.Error("auth", "the span API rejects the credentials; retrying, nothing is dropped — check the API key and account id",
 			"status", status, "endpoint", c.cfg.Endpoint)
 	}
 	return true, nil
@@ -245,7 +247,7 @@ func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []by
 			if status == http.StatusRequestEntityTooLarge {
 				reason = "too_large"
 			}
-			c.log.Warn("span rejected by the backend; dead-lettered", "status", status, "response", respBody,
+			c.rlog.Warn("dead-letter:"+strconv.Itoa(status), "span rejected by the backend; dead-lettered", "status", status, "response", respBody,
 				"file", bt.Items[idx[0]].Path, "offset", bt.Items[idx[0]].Offset)
 			return c.deadLetter(ctx, bt, idx, status, respBody, "", reason)
 		}

@@ -2,7 +2,6 @@ package ship
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -55,36 +54,4 @@ func (h *health) get() (bool, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.ok, h.reason
-}
-
-// limitedLog logs a message of one kind at most once per period and says
-// how many were suppressed meanwhile.
-type limitedLog struct {
-	log    *slog.Logger
-	period time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
-	held map[string]int
-}
-
-func newLimitedLog(log *slog.Logger, period time.Duration) *limitedLog {
-	return &limitedLog{log: log, period: period, last: map[string]time.Time{}, held: map[string]int{}}
-}
-
-func (l *limitedLog) Error(kind, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if now.Sub(l.last[kind]) < l.period {
-		l.held[kind]++
-		l.mu.Unlock()
-		return
-	}
-	n := l.held[kind]
-	l.last[kind], l.held[kind] = now, 0
-	l.mu.Unlock()
-	if n > 0 {
-		args = append(args, "suppressed", n)
-	}
-	l.log.Error(msg, args...)
 }

@@ -19,7 +19,7 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 			return nil
 		}
 		if err := t.reopen(f); err != nil {
-			t.log.Warn("reopen file", "path", f.path, "err", err)
+			t.rlog.Warn("reopen:"+f.path, "cannot reopen file", "path", f.path, "err", err)
 			return nil
 		}
 	}
@@ -71,7 +71,7 @@ func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
 	n, err := f.f.Read(t.buf[held:])
 	if n == 0 {
 		if err != nil && !errors.Is(err, io.EOF) {
-			t.log.Warn("read file", "path", f.path, "err", err)
+			t.rlog.Warn("read:"+f.path, "cannot read file", "path", f.path, "err", err)
 		}
 		return 0, nil
 	}

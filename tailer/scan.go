@@ -149,7 +149,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	t.reserveDescriptor() // before opening, so the bound holds at every instant
 	fd, err := os.Open(p)
 	if err != nil {
-		t.log.Warn("open file", "path", p, "err", err)
+		t.rlog.Warn("open:"+p, "cannot open file; retrying at each poll", "path", p, "err", err)
 		return
 	}
 	size := fi.Size()
@@ -173,7 +173,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	}
 	if _, err := fd.Seek(offset, io.SeekStart); err != nil {
 		fd.Close()
-		t.log.Warn("seek file", "path", p, "err", err)
+		t.rlog.Warn("seek:"+p, "cannot seek file; retrying at each poll", "path", p, "err", err)
 		return
 	}
 	f := &File{id: id, path: p, cursor: checkpoint.NewCursor(offset), f: fd, readPos: offset, size: size}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spanshipper/spanshipper/checkpoint"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ratelog"
 )
 
 // Handler receives the lines of every followed file.
@@ -90,6 +91,7 @@ type Tailer struct {
 	cfg     Config
 	handler Handler
 	log     *slog.Logger
+	rlog    *ratelog.Logger // warnings that repeat at each poll: once a minute per file
 
 	restore map[identity]checkpoint.Entry // checkpoints not yet matched to a file
 
@@ -119,6 +121,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		cfg:      cfg,
 		handler:  h,
 		log:      cfg.Logger,
+		rlog:     ratelog.New(cfg.Logger, time.Minute),
 		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
 		files:    make(map[identity]*File),
 		buf:      make([]byte, 256<<10),
