@@ -54,15 +54,16 @@ func (c *checkpointer) run(ctx context.Context) {
 		case <-c.wake:
 		case <-tick.C:
 		}
-		if c.tailer.Scanned() {
-			c.save()
-		}
-		// The buffered gauge is set here, not per line read (the reader's
-		// hot path pays one atomic add, not a gauge update too), and read
-		// after the snapshot and set before the lag: a scrape that shows a
-		// file caught up shows its records unbuffered.
+		// One snapshot serves the checkpoint and the metrics. The buffered
+		// gauge is set here, not per line read (the reader's hot path pays
+		// one atomic add, not a gauge update too), and read after the
+		// snapshot and set before the lag: a scrape that shows a file
+		// caught up shows its records unbuffered.
 		entries := c.tailer.Snapshot()
 		c.m.BufferedSpans.Set(float64(c.prog.buffered.Load()))
+		if c.tailer.Scanned() {
+			c.write(entries)
+		}
 		c.publishLag(entries)
 		select { // group commit: let acks gather
 		case <-ctx.Done():
@@ -72,11 +73,15 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 }
 
-// save writes the checkpoint if it changed since the last write.
-func (c *checkpointer) save() error {
+// save writes the checkpoint of the files as they are now, if it changed
+// since the last write.
+func (c *checkpointer) save() error { return c.write(c.tailer.Snapshot()) }
+
+// write writes the checkpoint of entries, a tailer snapshot, if it changed
+// since the last write. It sorts entries by path.
+func (c *checkpointer) write(entries []checkpoint.Entry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	entries := c.tailer.Snapshot()
 	now := time.Now().UTC()
 	changed := !c.written || len(entries) != len(c.last)
 	next := make(map[string]checkpoint.Entry, len(entries))

@@ -17,7 +17,7 @@ const DefaultStuckAfter = 2 * time.Minute
 type progress struct {
 	buffered atomic.Int64 // records read but not final
 	shipped  atomic.Int64 // records brought to a final outcome by the senders
-	moved    atomic.Int64 // unix nanoseconds: the last ack, or the last time nothing was buffered
+	moved    atomic.Int64 // unix nanoseconds: the last ack, or the first read after nothing was buffered
 }
 
 // read counts a record read; the first one after a quiet spell starts the
@@ -39,7 +39,6 @@ func (p *progress) acked(n int64, now time.Time) {
 func (p *progress) stuck(now time.Time, after time.Duration, backendUp bool, beat time.Time) error {
 	b := p.buffered.Load()
 	if b == 0 {
-		p.moved.Store(now.UnixNano())
 		if !beat.IsZero() && now.Sub(beat) > after {
 			return fmt.Errorf("stuck: the file reader has not turned for %s", now.Sub(beat).Round(time.Second))
 		}

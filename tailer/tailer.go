@@ -106,8 +106,7 @@ type Tailer struct {
 	started bool
 	watcher *watcher
 
-	scanned  atomic.Bool
-	scannedC chan struct{} // closed with scanned
+	scannedC chan struct{} // closed once the first scan is done
 	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
 }
 
@@ -154,10 +153,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 	defer poll.Stop()
 
 	t.scan()
-	t.started = true
-	if !t.scanned.Swap(true) {
+	if !t.started {
 		close(t.scannedC)
 	}
+	t.started = true
 	for {
 		t.beat.Store(time.Now().UnixNano())
 		if err := ctx.Err(); err != nil {
@@ -314,7 +313,14 @@ func (t *Tailer) String() string { return fmt.Sprintf("tailer(%v)", t.cfg.Includ
 
 // Scanned reports whether the first scan is done, so a checkpoint taken now
 // covers every file that had one. Safe from any goroutine.
-func (t *Tailer) Scanned() bool { return t.scanned.Load() }
+func (t *Tailer) Scanned() bool {
+	select {
+	case <-t.scannedC:
+		return true
+	default:
+		return false
+	}
+}
 
 // ScannedC is closed once the first scan is done.
 func (t *Tailer) ScannedC() <-chan struct{} { return t.scannedC }
