@@ -36,14 +36,14 @@ const DeadLetterFile = "dead-letter.jsonl"
 
 // Config is the resolved configuration of one pipeline.
 type Config struct {
-	StateDir        string
-	Tailer          tailer.Config
-	Decode          decode.Options
+	StateDir string
+	Tailer   tailer.Config
+	Decode   decode.Options
 	// Format is how files are framed; Auto (the zero value) decides per
 	// file from its first line.
 	Format frame.Format
 	// K8sMetadata adds pod metadata from kubelet log paths to items.
-	K8sMetadata bool
+	K8sMetadata     bool
 	Batch           batch.Options
 	Ship            ship.Config // DeadLetters, Logger and Metrics are filled in by Run
 	Concurrency     int         // requests in flight; 0 means 3
