@@ -12,33 +12,33 @@ import (
 // a big one that the runtime splits.
 func appLog(r *rand.Rand, dst []byte, now time.Time) []byte {
 	ts := now.UTC().Format(time.RFC3339Nano)
-	switch x := r.IntN(40); {
-	case x < 10:
+	switch x := r.IntN(80); {
+	case x < 20:
 		dst = append(dst, now.UTC().Format("2006-01-02 15:04:05,000")+" INFO [worker-"...)
 		dst = strconv.AppendInt(dst, int64(r.IntN(8)), 10)
 		dst = append(dst, "] handled request path=/v1/chat status=200 duration_ms="...)
 		dst = strconv.AppendInt(dst, int64(r.IntN(900)), 10)
-	case x < 18:
+	case x < 36:
 		dst = append(dst, `{"level":"info","ts":"`+ts+`","logger":"agent.http","msg":"`...)
 		dst = prose(r, dst, 20+r.IntN(80))
 		dst = append(dst, `","status":200}`...)
-	case x < 26: // trace context in a log line, as OpenTelemetry log bridges print it
+	case x < 52: // trace context in a log line, as OpenTelemetry log bridges print it
 		dst = append(dst, `{"level":"info","time":"`+ts+`","msg":"calling tool","trace_id":"`...)
 		dst = appendHex(r, dst, 32)
 		dst = append(dst, `","span_id":"`...)
 		dst = appendHex(r, dst, 16)
 		dst = append(dst, `"}`...)
-	case x < 30:
+	case x < 60:
 		dst = append(dst, `{"event":"job scheduled","start_time":"`+ts+`","id":"job-`...)
 		dst = strconv.AppendInt(dst, int64(r.IntN(1e6)), 10)
 		dst = append(dst, `"}`...)
-	case x < 33:
+	case x < 66:
 		// blank
-	case x < 35:
+	case x < 70:
 		dst = append(dst, `[1,2,3]`...)
-	case x < 37:
+	case x < 79:
 		dst = append(dst, `INFO: Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)`...)
-	default: // a prompt dump of 20–40 KiB, with a trace_id but no start_time
+	default: // 1 in 80: a prompt dump of 20–40 KiB, with a trace_id but no start_time
 		dst = append(dst, `{"level":"debug","msg":"prompt","trace_id":"`...)
 		dst = appendHex(r, dst, 32)
 		dst = append(dst, `","prompt":"`...)

@@ -16,63 +16,63 @@ const maxCRILine = 16384
 
 // criRuntime is containerd's logging path: one CRI logger per stream, both
 // writing whole records into one log file, serialised (containerd's
-// serialWriteCloser), which kubelet rotates.
+// serialWriteCloser). Kubelet's container log manager rotates the file:
+// once it is larger than rotateBytes it is renamed to
+// PATH.<YYYYMMDD-HHMMSS>; the runtime keeps writing to the renamed file
+// until kubelet asks it to reopen the log (ReopenContainerLog, rotateWait
+// later), which gives each stream a new logger on a new file and closes
+// the old one — a line in progress ends the old file as a P record and
+// goes on in the new file. Then older rotated files are compressed and the
+// oldest removed.
 type criRuntime struct {
-	file *logFile
+	o       runOptions
+	streams []*criStream
+
+	mu  sync.Mutex
+	cur *criFile // the file at o.log
+
+	full chan struct{} // the file at o.log is over rotateBytes
+	stop chan struct{}
+	done chan struct{}
+	err  error // the first rotation error, reported by close
 }
 
 func newCRIRuntime(o runOptions) (*criRuntime, error) {
-	f, err := openLogFile(o)
+	c := &criRuntime{o: o, full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	f, err := c.openFile()
 	if err != nil {
 		return nil, err
 	}
-	return &criRuntime{file: f}, nil
+	c.cur = f
+	for _, s := range []criio.StreamType{criio.Stdout, criio.Stderr} {
+		c.streams = append(c.streams, newCRIStream(o.log, s, f))
+	}
+	go c.rotator()
+	return c, nil
 }
 
 func (c *criRuntime) drain(stdout, stderr io.Reader) error {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, s := range []struct {
-		r      io.Reader
-		stream criio.StreamType
-	}{{stdout, criio.Stdout}, {stderr, criio.Stderr}} {
-		w, stopped := criio.NewCRILogger(c.file.path, c.file, s.stream, maxCRILine)
+	for i, r := range []io.Reader{stdout, stderr} {
 		wg.Go(func() {
-			_, errs[i] = io.Copy(w, s.r)
-			w.Close() // the logger writes what it holds as a last record
-			<-stopped // and has written it
+			_, errs[i] = io.Copy(c.streams[i], r)
+			c.streams[i].close()
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (c *criRuntime) close() error { return c.file.Close() }
-
-// logFile is a container log file that both loggers write, rotated as
-// kubelet's container log manager does: once the file is larger than
-// rotateBytes it is renamed to PATH.<YYYYMMDD-HHMMSS>; the runtime keeps
-// writing to the renamed file until it is asked to reopen PATH (rotateWait
-// later); then older rotated files are compressed and the oldest removed.
-type logFile struct {
-	path        string
-	rotateBytes int64
-	maxFiles    int
-	rotateWait  time.Duration
-
-	mu      sync.Mutex
-	f       *os.File
-	size    int64 // bytes written to the file at path
-	renamed bool  // f is no longer at path: a rotation is under way
-
-	full chan struct{} // the file at path is over rotateBytes
-	stop chan struct{}
-	done chan struct{}
-	err  error // the first rotation error, reported by Close
+// close stops rotating, after a rotation under way, and closes the file.
+func (c *criRuntime) close() error {
+	close(c.stop)
+	<-c.done
+	return errors.Join(c.err, c.cur.f.Close())
 }
 
-func openLogFile(o runOptions) (*logFile, error) {
-	f, err := os.OpenFile(o.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+func (c *criRuntime) openFile() (*criFile, error) {
+	f, err := os.OpenFile(c.o.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, err
 	}
@@ -81,79 +81,116 @@ func openLogFile(o runOptions) (*logFile, error) {
 		f.Close()
 		return nil, err
 	}
-	l := &logFile{
-		path: o.log, rotateBytes: o.rotateBytes, maxFiles: o.maxFiles, rotateWait: o.rotateWait,
-		f: f, size: st.Size(),
-		full: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-	}
-	go l.rotator()
-	return l, nil
+	return &criFile{f: f, size: st.Size(), limit: c.o.rotateBytes, full: c.full}, nil
 }
 
-// Write writes one whole record: the CRI logger hands each record over in
-// one call.
-func (l *logFile) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	n, err := l.f.Write(p)
-	l.size += int64(n)
-	over := l.rotateBytes > 0 && l.size > l.rotateBytes && !l.renamed
-	l.mu.Unlock()
-	if over {
-		select {
-		case l.full <- struct{}{}:
-		default: // already asked
-		}
-	}
-	return n, err
-}
-
-// Close stops rotating, after a rotation under way, and closes the file.
-func (l *logFile) Close() error {
-	close(l.stop)
-	<-l.done
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return errors.Join(l.err, l.f.Close())
-}
-
-func (l *logFile) rotator() {
-	defer close(l.done)
+func (c *criRuntime) rotator() {
+	defer close(c.done)
 	for {
 		select {
-		case <-l.stop:
+		case <-c.stop:
 			return
-		case <-l.full:
+		case <-c.full:
 		}
-		if err := l.rotate(); err != nil && l.err == nil {
-			l.err = err
+		if err := c.rotate(); err != nil && c.err == nil {
+			c.err = err
 		}
 	}
 }
 
 // rotate renames the log away, lets the runtime write to the renamed file
 // for rotateWait, reopens the log, then compresses and prunes.
-func (l *logFile) rotate() error {
-	l.mu.Lock()
-	rotated, err := rotatedName(l.path, time.Now())
-	if err == nil {
-		err = os.Rename(l.path, rotated)
-	}
-	l.renamed = err == nil
-	l.mu.Unlock()
+func (c *criRuntime) rotate() error {
+	rotated, err := rotatedName(c.o.log, time.Now())
 	if err != nil {
 		return err
 	}
-	time.Sleep(l.rotateWait) // kubelet's ReopenContainerLog call is on its way
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err := os.Rename(c.o.log, rotated); err != nil {
+		return err
+	}
+	time.Sleep(c.o.rotateWait) // kubelet's ReopenContainerLog call is on its way
+	f, err := c.openFile()
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	old := l.f
-	l.f, l.size, l.renamed = f, 0, false
-	l.mu.Unlock()
-	if err := old.Close(); err != nil {
+	for _, s := range c.streams {
+		s.reopen(f)
+	}
+	old := c.cur
+	c.cur = f
+	if err := old.f.Close(); err != nil {
 		return err
 	}
-	return compressAndPrune(l.path, l.maxFiles)
+	return compressAndPrune(c.o.log, c.o.maxFiles)
+}
+
+// criFile is one log file, written a whole record at a time by the
+// loggers of both streams.
+type criFile struct {
+	mu    sync.Mutex
+	f     *os.File
+	size  int64
+	limit int64           // ask for rotation past this size; 0 never
+	asked bool            // rotation asked for
+	full  chan<- struct{} // where to ask
+}
+
+func (f *criFile) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	n, err := f.f.Write(p)
+	f.size += int64(n)
+	ask := f.limit > 0 && f.size > f.limit && !f.asked
+	f.asked = f.asked || ask
+	f.mu.Unlock()
+	if ask {
+		f.full <- struct{}{} // at most one asker per file: never blocks for long
+	}
+	return n, err
+}
+
+// criStream feeds one stream of the container to its current CRI logger.
+type criStream struct {
+	path   string
+	stream criio.StreamType
+
+	mu      sync.Mutex
+	w       io.WriteCloser
+	stopped <-chan struct{}
+	closed  bool
+}
+
+func newCRIStream(path string, stream criio.StreamType, f *criFile) *criStream {
+	s := &criStream{path: path, stream: stream}
+	s.w, s.stopped = criio.NewCRILogger(path, f, stream, maxCRILine)
+	return s
+}
+
+func (s *criStream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// reopen gives the stream a new logger on f and closes the old one, which
+// writes what it holds of a line to the old file as a P record.
+func (s *criStream) reopen(f *criFile) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	old, stopped := s.w, s.stopped
+	s.w, s.stopped = criio.NewCRILogger(s.path, f, s.stream, maxCRILine)
+	old.Close()
+	<-stopped
+}
+
+// close closes the logger once the stream is at EOF, after it has written
+// what it holds.
+func (s *criStream) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.w.Close()
+	<-s.stopped
 }

@@ -104,8 +104,7 @@ func pod(o podOptions, stdout, stderr io.Writer) error {
 		if len(buf) == 0 && !spansOK && applogs == 0 {
 			break
 		}
-		big = big || len(buf) > maxCRILine
-		if big || r.IntN(10) == 0 {
+		if big || r.IntN(10) == 0 { // a big span: a big warning at the same time
 			ticks <- big
 		}
 		if isSpan {

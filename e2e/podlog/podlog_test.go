@@ -66,6 +66,7 @@ type physical struct {
 	stream  string
 	partial bool
 	content []byte // without framing; a docker log's final \n stripped
+	first   bool   // the first record of a file
 }
 
 // logFiles returns path's rotated files, oldest first, then path.
@@ -105,7 +106,7 @@ func readRecords(t *testing.T, files []string, docker bool) []physical {
 		}
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		for first := true; sc.Scan(); first = false {
 			var p physical
 			if docker {
 				p, err = parseDocker(sc.Bytes())
@@ -115,6 +116,7 @@ func readRecords(t *testing.T, files []string, docker bool) []physical {
 			if err != nil {
 				t.Fatalf("%s: %v: %.200q", name, err, sc.Text())
 			}
+			p.first = first
 			recs = append(recs, p)
 		}
 		if err := sc.Err(); err != nil {
@@ -162,6 +164,7 @@ type framing struct {
 	partials    map[string]int // partial records per stream
 	interleaved map[string]int // records of a stream while the other had a group open
 	midRune     int            // partial records that end inside a UTF-8 character
+	straddling  int            // groups that go on in the next file
 	lines       map[string][][]byte
 }
 
@@ -170,6 +173,9 @@ func reassemble(recs []physical) framing {
 	open := map[string][]byte{}
 	other := map[string]string{"stdout": "stderr", "stderr": "stdout"}
 	for _, r := range recs {
+		if r.first {
+			fr.straddling += len(open)
+		}
 		if _, ok := open[other[r.stream]]; ok {
 			fr.interleaved[r.stream]++
 		}
@@ -239,8 +245,8 @@ func checkFraming(t *testing.T, fr framing) {
 			t.Errorf("no %s record inside an open partial group of the other stream", s)
 		}
 	}
-	t.Logf("partial records %v, interleaved %v, partials ending mid-character %d, lines: stdout %d, stderr %d",
-		fr.partials, fr.interleaved, fr.midRune, len(fr.lines["stdout"]), len(fr.lines["stderr"]))
+	t.Logf("partial records %v, interleaved %v, partials ending mid-character %d, groups going on in the next file %d, lines: stdout %d, stderr %d",
+		fr.partials, fr.interleaved, fr.midRune, fr.straddling, len(fr.lines["stdout"]), len(fr.lines["stderr"]))
 }
 
 // TestCRI: containerd's CRI logger writes P and F records of both streams,
@@ -330,7 +336,10 @@ func TestExitStatus(t *testing.T) {
 			t.Fatalf("%s: exit %d, want 3: %s", format, code, out)
 		}
 		recs := readRecords(t, []string{log}, format == "docker")
-		want := []physical{{"stdout", false, []byte("hello")}, {"stderr", true, []byte("no newline")}}
+		want := []physical{{stream: "stdout", content: []byte("hello")}, {stream: "stderr", partial: true, content: []byte("no newline")}}
+		for i := range recs {
+			recs[i].first = false
+		}
 		sort.Slice(recs, func(i, j int) bool { return recs[i].stream > recs[j].stream })
 		if fmt.Sprint(recs) != fmt.Sprint(want) {
 			t.Errorf("%s: records %v, want %v", format, recs, want)
