@@ -146,11 +146,19 @@ func TestPrivilegeReadsContainerLogs(t *testing.T) {
 	}
 }
 
-// asUnprivileged runs name args as id with every capability set emptied and
-// no_new_privs: what a container runtime does for capabilities drop ALL and
-// allowPrivilegeEscalation false.
+// asUnprivileged runs name args with privilegeArgs and returns its output.
 func asUnprivileged(t *testing.T, setpriv string, id identity, name string, args ...string) (string, error) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, setpriv, privilegeArgs(id, name, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// privilegeArgs are setpriv's arguments to run name args as id with every
+// capability set emptied and no_new_privs: what a container runtime does for
+// capabilities drop ALL and allowPrivilegeEscalation false.
+func privilegeArgs(id identity, name string, args ...string) []string {
 	groups := "--clear-groups"
 	if len(id.groups) > 0 {
 		var gs []string
@@ -159,12 +167,8 @@ func asUnprivileged(t *testing.T, setpriv string, id identity, name string, args
 		}
 		groups = "--groups=" + strings.Join(gs, ",")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, setpriv, append([]string{
+	return append([]string{
 		"--reuid=" + strconv.FormatInt(id.uid, 10), "--regid=" + strconv.FormatInt(id.gid, 10), groups,
 		"--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
-		"--", name}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+		"--", name}, args...)
 }
