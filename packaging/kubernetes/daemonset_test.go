@@ -2,7 +2,9 @@ package kubernetes
 
 import (
 	"net"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -334,4 +336,32 @@ func identityOf(t *testing.T, ds *appsv1.DaemonSet) identity {
 	}
 	id.uid, id.gid = *uid, *gid
 	return id
+}
+
+// TestDocumentedGlobs: every SPANSHIPPER_PATH or SPANSHIPPER_EXCLUDE value
+// the docs and the ConfigMap's comments suggest is a valid glob under a
+// directory the DaemonSet (or a component) mounts.
+func TestDocumentedGlobs(t *testing.T) {
+	re := regexp.MustCompile(`SPANSHIPPER_(?:PATH|EXCLUDE)[:=] ?["']([^"']+)["']`)
+	n := 0
+	for _, f := range []string{"README.md", "configmap.yaml", "../../README.md"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			for _, g := range strings.Split(m[1], ",") {
+				n++
+				if _, err := filepath.Match(g, ""); err != nil {
+					t.Errorf("%s: %q: %v", f, g, err)
+				}
+				if !strings.HasPrefix(g, "/var/log/pods/") && !strings.HasPrefix(g, "/var/log/agents/") {
+					t.Errorf("%s: %q lies under no mount of the DaemonSet or its components", f, g)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found only %d documented globs; has the docs' syntax changed?", n)
+	}
 }
