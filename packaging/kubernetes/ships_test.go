@@ -17,18 +17,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/spanshipper/spanshipper/sink"
-	"github.com/spanshipper/spanshipper/spangen"
 )
 
 // TestShipsAsTheDaemonSetRuns runs the real spanshipper as the DaemonSet
 // does — the container's identity with every capability set empty and
 // no_new_privs, the ConfigMap's and the container's settings with the host
 // paths moved under a temporary root — on container logs written as the
-// runtimes write them (root-owned, 0640 and 0600) and a state dir owned by
-// root as kubelet creates it. Every span-end record of the followed pods
-// arrives, none of spanshipper's own (excluded) pod, and the checkpoint is
-// written. A state dir left owned by uid 65532 by an earlier release stops
-// it until it is chowned back to root, which is the init container's job.
+// runtimes write them (root-owned; CRI 0640 and 0600, docker json-file 0640
+// behind a /var/log/pods symlink; spans mixed with application logs, one split
+// into 16 KiB records) and a state dir owned by root as kubelet creates it.
+// Every span-end record of the followed pods arrives once with its pod's
+// metadata, none of spanshipper's own (excluded) pod, and the checkpoint is
+// written. A state dir left owned by uid 65532 by an earlier release stops it
+// until it is chowned back to root, which is the init container's job.
 func TestShipsAsTheDaemonSetRuns(t *testing.T) {
 	all := load(t)
 	ds, _ := only[*appsv1.DaemonSet](t, all)
@@ -49,28 +50,11 @@ func TestShipsAsTheDaemonSetRuns(t *testing.T) {
 	}
 
 	host := t.TempDir() // stands for the node's /
-	logFile := func(pod, container string, mode os.FileMode, seed uint64) int64 {
-		dir := filepath.Join(host, "var/log/pods", pod, container)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		g := spangen.New(spangen.Options{Seed: seed, Spans: 300})
-		var lines []byte
-		for line, ok := g.Next(nil); ok; line, ok = g.Next(line[:0]) {
-			lines = append(lines, line...)
-		}
-		p := filepath.Join(dir, "0.log")
-		if err := os.WriteFile(p, lines, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return g.Stats().Ends
-	}
-	ends := logFile("agents_planner-0_0f6b0a8e-7c1e-4b43-8f0e-3a2d1c9b8e77", "agent", 0o640, 1) + // containerd
-		logFile("team-b_worker-5d8c9-x2x7q_7a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "agent", 0o600, 2) // CRI-O
-	logFile(namespace+"_spanshipper-x7k2p_5c0e4f4e-2b1d-4d7e-9a51-6f0f3c2a9e11", "spanshipper", 0o640, 3)
+	pods := newPodLogs(t, host)
+	pods.write("agents_planner-0_0f6b0a8e-7c1e-4b43-8f0e-3a2d1c9b8e77", "agent", "cri", 0o640, 1)          // containerd
+	pods.write("team-b_worker-5d8c9-x2x7q_7a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "agent", "cri", 0o600, 2) // CRI-O
+	pods.write("web_web-0_9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d", "app", "docker", 0o640, 3)                // docker
+	pods.write(namespace+"_spanshipper-x7k2p_5c0e4f4e-2b1d-4d7e-9a51-6f0f3c2a9e11", "spanshipper", "cri", 0o640, 4)
 
 	s := sink.New(sink.Config{})
 	srv := httptest.NewServer(s) // 127.0.0.1
@@ -136,9 +120,7 @@ func TestShipsAsTheDaemonSetRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("spanshipper with the DaemonSet's privilege and settings: %v\n%s", err, out)
 	}
-	if st := s.Stats(); st.Completed != ends {
-		t.Errorf("receiver holds %d completed spans, want the %d span-end records of the followed pods (not spanshipper's own)\n%s", st.Completed, ends, out)
-	}
+	pods.check(t, s, out)
 	b, err := os.ReadFile(filepath.Join(state, "checkpoint.json"))
 	if err != nil || !json.Valid(b) {
 		t.Errorf("no valid checkpoint written: %v", err)
