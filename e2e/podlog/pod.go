@@ -137,7 +137,7 @@ func writeLine(w io.Writer, line []byte) error {
 			return err
 		}
 		line = line[piece:]
-		time.Sleep(200 * time.Microsecond)
+		time.Sleep(time.Millisecond)
 	}
 	_, err := w.Write(line)
 	return err
