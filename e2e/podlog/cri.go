@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -81,7 +82,7 @@ func (c *criRuntime) openFile() (*criFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &criFile{f: f, size: st.Size(), limit: c.o.rotateBytes, full: c.full}, nil
+	return &criFile{f: f, size: st.Size(), limit: c.o.rotateBytes, full: c.full, watch: c.o.reopenMidSpan}, nil
 }
 
 func (c *criRuntime) rotator() {
@@ -109,6 +110,11 @@ func (c *criRuntime) rotate() error {
 		return err
 	}
 	time.Sleep(c.o.rotateWait) // kubelet's ReopenContainerLog call is on its way
+	if c.o.reopenMidSpan {
+		for deadline := time.Now().Add(5 * time.Second); !c.cur.midSpanEnd() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	f, err := c.openFile()
 	if err != nil {
 		return err
@@ -133,12 +139,19 @@ type criFile struct {
 	limit int64           // ask for rotation past this size; 0 never
 	asked bool            // rotation asked for
 	full  chan<- struct{} // where to ask
+
+	watch   bool // follow stdout's partial groups
+	open    bool // stdout has a group open
+	spanEnd bool // and it is a span-end record
 }
 
 func (f *criFile) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	n, err := f.f.Write(p)
 	f.size += int64(n)
+	if f.watch {
+		f.follow(p)
+	}
 	ask := f.limit > 0 && f.size > f.limit && !f.asked
 	f.asked = f.asked || ask
 	f.mu.Unlock()
@@ -146,6 +159,30 @@ func (f *criFile) Write(p []byte) (int, error) {
 		f.full <- struct{}{} // at most one asker per file: never blocks for long
 	}
 	return n, err
+}
+
+// follow notes whether stdout's record p opens or closes a group, and
+// whether an opened group is a span-end record.
+func (f *criFile) follow(p []byte) {
+	r := bytes.SplitN(p, []byte(" "), 4)
+	if len(r) < 4 || string(r[1]) != "stdout" {
+		return
+	}
+	switch {
+	case string(r[2]) == "F":
+		f.open, f.spanEnd = false, false
+	case !f.open:
+		head := r[3][:min(len(r[3]), 300)]
+		f.open = true
+		f.spanEnd = bytes.HasPrefix(head, []byte(`{"id":"`)) && bytes.Contains(head, []byte(`"end_time":"`))
+	}
+}
+
+// midSpanEnd reports whether a span-end record is half written on stdout.
+func (f *criFile) midSpanEnd() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open && f.spanEnd
 }
 
 // criStream feeds one stream of the container to its current CRI logger.

@@ -251,12 +251,13 @@ func checkFraming(t *testing.T, fr framing) {
 
 // TestCRI: containerd's CRI logger writes P and F records of both streams,
 // interleaved, some split inside a UTF-8 character; kubelet-style rotation
-// leaves timestamped files, all but the newest gzipped; the spans read
-// back are the ones printed.
+// leaves timestamped files, all but the newest gzipped, and with
+// --reopen-mid-span a span goes on from each file into the next; the spans
+// read back, joined across files, are the ones printed.
 func TestCRI(t *testing.T) {
 	dir := t.TempDir()
 	log, expect := filepath.Join(dir, "0.log"), filepath.Join(dir, "expect.jsonl")
-	code, out := podlog(t, "run", "--format", "cri", "--log", log, "--rotate-bytes", "1000000", "--max-files", "1000",
+	code, out := podlog(t, "run", "--format", "cri", "--log", log, "--rotate-bytes", "1000000", "--max-files", "1000", "--reopen-mid-span",
 		"--", podlogBin, "pod", "--spans", "1500", "--seed", "7", "--big-fraction", "0.08", "--expect", expect)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
@@ -279,6 +280,9 @@ func TestCRI(t *testing.T) {
 	checkFraming(t, fr)
 	if fr.midRune == 0 {
 		t.Errorf("no partial record ends inside a UTF-8 character")
+	}
+	if fr.straddling < len(rotated)/2 {
+		t.Errorf("%d groups went on in the next file over %d rotations: --reopen-mid-span should make it about one a rotation", fr.straddling, len(rotated))
 	}
 	checkSpans(t, fr, expect)
 }

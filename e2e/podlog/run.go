@@ -20,7 +20,10 @@ type runOptions struct {
 	rotateBytes int64         // rotate past this size; 0 never rotates
 	maxFiles    int           // log files kept, the current one included
 	rotateWait  time.Duration // cri: the runtime writes to the renamed file this long
-	cmd         []string      // the container's command
+	// reopenMidSpan (cri) holds the reopen until a span-end record is
+	// half written on stdout, so that one goes on in the next file.
+	reopenMidSpan bool
+	cmd           []string // the container's command
 }
 
 // runtime writes a container's two output streams to its log file.
@@ -38,6 +41,7 @@ func runMain(args []string) (int, error) {
 	fs.Int64Var(&o.rotateBytes, "rotate-bytes", 0, "rotate the log past this size (0: never); cri: as kubelet's containerLogMaxSize, docker: max-size")
 	fs.IntVar(&o.maxFiles, "max-files", 5, "log files kept, the current one included (kubelet's containerLogMaxFiles, docker's max-file)")
 	fs.DurationVar(&o.rotateWait, "rotate-wait", 100*time.Millisecond, "cri: how long the runtime keeps writing to the renamed file before it reopens the log")
+	fs.BoolVar(&o.reopenMidSpan, "reopen-mid-span", false, "cri: after --rotate-wait, reopen only while a span-end record is half written on stdout (waiting up to 5s), so that a span goes on in the next file at each rotation")
 	if err := fs.Parse(args); err != nil {
 		return 0, err
 	}
