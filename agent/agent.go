@@ -46,6 +46,12 @@ type Config struct {
 	// CheckpointInterval is the least time between two checkpoint writes;
 	// 0 means 250ms. It bounds what a crash re-sends beyond what was in flight.
 	CheckpointInterval time.Duration
+	// OrphanAfter is how long a span-start record is held, with
+	// Decode.SkipStart, before it ships as an in-progress item; 0 drops
+	// starts at once (pure end-only ingest). MaxPendingStarts bounds the
+	// starts held; 0 means orphan.DefaultMaxPending.
+	OrphanAfter      time.Duration
+	MaxPendingStarts int
 	// StuckAfter is how long records may be held, while the backend
 	// answers, with none delivered, before /readyz and the systemd
 	// watchdog call the pipeline stuck; 0 means DefaultStuckAfter.
@@ -208,7 +214,21 @@ func (a *Agent) Run(ctx context.Context) error {
 	dups := a.m.SpansDropped.WithLabelValues("duplicate")
 	bopt.OnDuplicate = dups.Inc
 	batcher := batch.New(sendCtx, bopt)
-	h := newLineHandler(ctx, decode.New(a.cfg.Decode), batcher, sem, &a.prog, a.m, a.log)
+	dopt := a.cfg.Decode
+	orph, err := a.openOrphans(batcher, sem)
+	if err != nil {
+		return err
+	}
+	if orph != nil {
+		defer orph.set.Close()
+		if dopt.SkipStart {
+			dopt.SkipStart = false // starts are decoded in full, to be held
+		}
+	}
+	h := newLineHandler(ctx, decode.New(dopt), batcher, sem, &a.prog, a.m, a.log)
+	if a.cfg.Decode.SkipStart {
+		h.orphans = orph
+	}
 	tl, err := tailer.New(a.cfg.Tailer, st, h)
 	if err != nil {
 		return err
@@ -218,6 +238,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 
 	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, &a.prog, a.m, a.log)
+	ck.orphans = orph
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCk()
 	ckDone := make(chan struct{})
@@ -235,7 +256,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		// The rescuer adds to the batcher too, so it stops before Close.
+		rctx, stopRescue := context.WithCancel(ctx)
+		rescued := make(chan error, 1)
+		if orph != nil {
+			go func() { rescued <- orph.run(rctx) }()
+		} else {
+			rescued <- nil
+		}
 		err := tl.Run(ctx)
+		stopRescue()
+		if rerr := <-rescued; err == nil {
+			err = rerr
+		}
 		if cerr := batcher.Close(sendCtx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 			err = cerr
 		}

@@ -26,6 +26,7 @@ type lineHandler struct {
 	prog    *progress
 	buf     []byte // scratch for one encoded item
 	badLog  *ratelog.Logger
+	orphans *orphans // nil unless span starts are held for rescue
 
 	startEvents, endEvents, dropped prometheus.Counter
 	bad                             *prometheus.CounterVec
@@ -61,8 +62,14 @@ func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) 
 			f.Cursor().Skip(end)
 			return nil
 		}
+		if h.orphans != nil {
+			return h.orphans.hold(h.ctx, f, item, span, start, end)
+		}
 	case decode.KindEnd:
 		h.endEvents.Inc()
+		if h.orphans != nil {
+			h.orphans.ended(span)
+		}
 	}
 	if err := h.sem.Acquire(h.ctx, 1); err != nil {
 		return err

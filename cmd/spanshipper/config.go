@@ -25,30 +25,32 @@ type KV struct{ Key, Value string }
 // flags, SPANSHIPPER_* variables, upstream aliases and defaults, in that
 // order of precedence.
 type Config struct {
-	Paths           []string
-	Excludes        []string
-	Endpoint        string
-	APIKey          ship.Secret // prints as [redacted]
-	APIKeySource    string      // where the key came from, for the start-up line
-	AccountID       string
-	SkipSpanStart   bool
-	BatchSize       int
-	Linger          time.Duration
-	Concurrency     int
-	MaxRetries      int
-	MaxBuffered     int
-	StateDir        string
-	StartAt         string
-	MaxOpenFiles    int
-	MaxLineBytes    int
-	Metadata        []KV
-	Gzip            bool
-	RequestTimeout  time.Duration
-	Listen          string
-	LogLevel        string
-	LogFormat       string
-	ExitOnEOF       bool
-	ShutdownTimeout time.Duration
+	Paths            []string
+	Excludes         []string
+	Endpoint         string
+	APIKey           ship.Secret // prints as [redacted]
+	APIKeySource     string      // where the key came from, for the start-up line
+	AccountID        string
+	SkipSpanStart    bool
+	OrphanAfter      time.Duration // held span starts ship after this; 0: dropped at once
+	MaxPendingStarts int
+	BatchSize        int
+	Linger           time.Duration
+	Concurrency      int
+	MaxRetries       int
+	MaxBuffered      int
+	StateDir         string
+	StartAt          string
+	MaxOpenFiles     int
+	MaxLineBytes     int
+	Metadata         []KV
+	Gzip             bool
+	RequestTimeout   time.Duration
+	Listen           string
+	LogLevel         string
+	LogFormat        string
+	ExitOnEOF        bool
+	ShutdownTimeout  time.Duration
 
 	// Source says, per flag name, what decided its value: "--flag", a
 	// variable's name, or "default".
@@ -58,21 +60,23 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC §6.
 func DefaultConfig() Config {
 	return Config{
-		Endpoint:        "https://api.egp.scale.com",
-		SkipSpanStart:   true,
-		BatchSize:       200,
-		Linger:          250 * time.Millisecond,
-		Concurrency:     3,
-		StateDir:        "/var/lib/spanshipper",
-		StartAt:         "beginning",
-		MaxOpenFiles:    1024,
-		MaxLineBytes:    4 << 20,
-		RequestTimeout:  30 * time.Second,
-		Listen:          "127.0.0.1:9464",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 10 * time.Second,
-		Source:          map[string]string{},
+		Endpoint:         "https://api.egp.scale.com",
+		SkipSpanStart:    true,
+		OrphanAfter:      5 * time.Minute,
+		MaxPendingStarts: 100000,
+		BatchSize:        200,
+		Linger:           250 * time.Millisecond,
+		Concurrency:      3,
+		StateDir:         "/var/lib/spanshipper",
+		StartAt:          "beginning",
+		MaxOpenFiles:     1024,
+		MaxLineBytes:     4 << 20,
+		RequestTimeout:   30 * time.Second,
+		Listen:           "127.0.0.1:9464",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		ShutdownTimeout:  10 * time.Second,
+		Source:           map[string]string{},
 	}
 }
 
@@ -156,6 +160,10 @@ func settings() []setting {
 				return nil
 			},
 			def: func(c *Config) string { return strconv.FormatBool(c.SkipSpanStart) }},
+		{flag: "orphan-after", env: "SPANSHIPPER_ORPHAN_AFTER", usage: "with skipping on, a span start whose end has not come after this ships as in-progress (0: drop starts at once)",
+			parse: dur(func(c *Config) *time.Duration { return &c.OrphanAfter }), def: func(c *Config) string { return c.OrphanAfter.String() }},
+		{flag: "max-pending-starts", env: "SPANSHIPPER_MAX_PENDING_STARTS", usage: "span starts held at most; past it the oldest ships early",
+			parse: num(func(c *Config) *int { return &c.MaxPendingStarts }), def: func(c *Config) string { return strconv.Itoa(c.MaxPendingStarts) }},
 		{flag: "batch-size", env: "SPANSHIPPER_BATCH_SIZE", alias: "AGENTEX_SPAN_QUEUE_BATCH_SIZE", usage: "items per request, clamped to 1..1000",
 			parse: num(func(c *Config) *int { return &c.BatchSize }), def: func(c *Config) string { return strconv.Itoa(c.BatchSize) }},
 		{flag: "linger", env: "SPANSHIPPER_LINGER", alias: "AGENTEX_SPAN_QUEUE_LINGER_MS", usage: "longest wait after a batch's first item (alias in ms)",
@@ -380,6 +388,10 @@ func (c *Config) Validate() error {
 		return bad("concurrency", "SPANSHIPPER_CONCURRENCY, AGENTEX_SPAN_QUEUE_CONCURRENCY", "must be 1..256, got %d", c.Concurrency)
 	case c.MaxRetries < 0:
 		return bad("max-retries", "SPANSHIPPER_MAX_RETRIES, AGENTEX_SPAN_QUEUE_MAX_RETRIES", "must be 0 (never give up) or more, got %d", c.MaxRetries)
+	case c.OrphanAfter < 0:
+		return bad("orphan-after", "SPANSHIPPER_ORPHAN_AFTER", "must be 0 (drop starts at once) or more, got %v", c.OrphanAfter)
+	case c.MaxPendingStarts < 1:
+		return bad("max-pending-starts", "SPANSHIPPER_MAX_PENDING_STARTS", "must be at least 1, got %d", c.MaxPendingStarts)
 	case c.MaxBuffered < 0:
 		return bad("max-buffered", "SPANSHIPPER_MAX_BUFFERED, AGENTEX_SPAN_QUEUE_MAX_SIZE", "must be 0 (automatic) or more, got %d", c.MaxBuffered)
 	case c.MaxBuffered > 0 && c.MaxBuffered < c.BatchSize:

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spanshipper/spanshipper/checkpoint"
+	"github.com/spanshipper/spanshipper/orphan"
 )
 
 // fileStatus is one line of `spanshipper status`.
@@ -52,6 +53,11 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		fmt.Fprintf(stderr, "spanshipper: %v\n", err)
 		return 1
 	}
+	held, err := orphan.Count(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "spanshipper: %v\n", err)
+		return 1
+	}
 	now := time.Now()
 	rows := make([]fileStatus, 0, len(st.Files))
 	for _, e := range st.Files {
@@ -70,13 +76,15 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {
-			StateDir string       `json:"state_dir"`
-			Written  time.Time    `json:"written"`
-			Files    []fileStatus `json:"files"`
-		}{*dir, st.Written, rows})
+			StateDir  string       `json:"state_dir"`
+			Written   time.Time    `json:"written"`
+			HeldStart int          `json:"held_span_starts"` // journaled, see orphan.Count
+			Files     []fileStatus `json:"files"`
+		}{*dir, st.Written, held, rows})
 		return 0
 	}
 	fmt.Fprintf(stdout, "checkpoint %s, written %s ago\n", *dir, now.Sub(st.Written).Round(time.Second))
+	fmt.Fprintf(stdout, "held span starts: %d (awaiting their end or --orphan-after)\n", held)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tOFFSET\tSIZE\tBEHIND\tCHECKPOINT AGE")
 	for _, r := range rows {

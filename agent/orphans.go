@@ -1,0 +1,157 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/spanshipper/spanshipper/batch"
+	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/orphan"
+	"github.com/spanshipper/spanshipper/tailer"
+)
+
+// rescueBatch is how many due starts the rescuer takes at a time.
+const rescueBatch = 256
+
+// orphans connects the held span starts (package orphan) to the pipeline:
+// the reader holds starts and drops them at their ends, the rescuer ships
+// the starts that fall due, and the checkpointer journals held starts
+// before each checkpoint (see orphan/design.md).
+type orphans struct {
+	set     *orphan.Set
+	batcher *batch.Batcher
+	sem     *semaphore.Weighted
+	prog    *progress
+
+	pending      prometheus.Gauge
+	dropped      prometheus.Counter
+	afterRescued prometheus.Counter
+	limitRescued prometheus.Counter
+}
+
+func newOrphans(set *orphan.Set, b *batch.Batcher, sem *semaphore.Weighted, prog *progress, m *metrics.Metrics) *orphans {
+	return &orphans{
+		set: set, batcher: b, sem: sem, prog: prog,
+		pending:      m.PendingStarts,
+		dropped:      m.SpansDropped.WithLabelValues("span_start"),
+		afterRescued: m.SpansRescued.WithLabelValues(string(orphan.ReasonOrphanAfter)),
+		limitRescued: m.SpansRescued.WithLabelValues(string(orphan.ReasonPendingLimit)),
+	}
+}
+
+// hold takes a span-start record read from f; item is its encoded item.
+// Past --max-pending-starts the oldest held start ships at once.
+func (o *orphans) hold(ctx context.Context, f *tailer.File, item []byte, span decode.Span, start, end int64) error {
+	out, r, err := o.set.Hold(span.TraceID, span.ID, item, f.Cursor(), start, end, f.Path())
+	if err != nil {
+		return err
+	}
+	if out != orphan.Held {
+		o.dropped.Inc()
+	}
+	if r != nil {
+		return o.send(ctx, r)
+	}
+	return nil
+}
+
+// ended drops the held start of a span whose end record was read.
+func (o *orphans) ended(span decode.Span) {
+	if o.set.End(span.TraceID, span.ID) {
+		o.dropped.Inc()
+	}
+}
+
+// send hands a rescued start to the batcher like any record read: it waits
+// for room under --max-buffered.
+func (o *orphans) send(ctx context.Context, r *orphan.Rescue) error {
+	if err := o.sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	o.prog.read()
+	if r.Reason == orphan.ReasonPendingLimit {
+		o.limitRescued.Inc()
+	} else {
+		o.afterRescued.Inc()
+	}
+	return o.batcher.Add(ctx, batch.Entry{
+		JSON: r.Item, TraceID: r.TraceID, ID: r.ID, Mark: r.Mark, Path: r.Path, Offset: r.Offset,
+	})
+}
+
+// run ships held starts as they fall due, until ctx ends. A start taken
+// but not handed on when ctx ends is not lost: a fresh one's line is still
+// behind the checkpoint, a journaled one is still in the journal.
+func (o *orphans) run(ctx context.Context) error {
+	for {
+		due, err := o.set.Due(rescueBatch)
+		for i := range due {
+			if err := o.send(ctx, &due[i]); err != nil {
+				return nil // ctx ended
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if len(due) == rescueBatch {
+			continue
+		}
+		wait := time.Second
+		if t, ok := o.set.NextDue(); ok {
+			wait = min(wait, max(time.Until(t), 10*time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// prepare journals the held starts the coming checkpoint must not lose
+// and settles acknowledged rescues; call it before the tailer snapshot.
+func (o *orphans) prepare() {
+	o.set.Spill()
+	o.pending.Set(float64(o.set.Len()))
+}
+
+// sync makes the journal durable; call it after the snapshot and before
+// the checkpoint is written.
+func (o *orphans) sync() error { return o.set.Sync() }
+
+// openOrphans opens the held starts of the state directory when starts are
+// held (skipping on, --orphan-after > 0) or when a journal left by such a
+// run must still be shipped (skipping off: its starts ship at once). With
+// --orphan-after 0 (pure end-only ingest) a journal left behind is removed.
+func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted) (*orphans, error) {
+	after := a.cfg.OrphanAfter
+	if a.cfg.Decode.SkipStart && after <= 0 {
+		n, err := orphan.Discard(a.cfg.StateDir)
+		if err != nil {
+			return nil, fmt.Errorf("pending starts: %w", err)
+		}
+		if n > 0 {
+			a.log.Warn("held span starts dropped: --orphan-after 0 is pure end-only ingest", "count", n)
+		}
+		return nil, nil
+	}
+	if !a.cfg.Decode.SkipStart {
+		n, err := orphan.Count(a.cfg.StateDir)
+		if err != nil || n == 0 {
+			return nil, err
+		}
+		after = 0 // starts ship: the held ones too, now
+	}
+	set, err := orphan.Open(a.cfg.StateDir, orphan.Options{
+		After: after, MaxPending: a.cfg.MaxPendingStarts, Logger: a.log.With("component", "orphan"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newOrphans(set, b, sem, &a.prog, a.m), nil
+}
