@@ -51,7 +51,7 @@ type Server struct {
 	mux    *http.ServeMux
 	faults *injector
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	spans  map[string]stored
 	starts map[string]int64 // in-progress items received, by key, repeats counted
 	stats  Stats
