@@ -66,7 +66,7 @@ func (s *sink) starts(t *testing.T) map[string]int64 {
 // heldStarts runs `spanshipper status --json` and returns its held count.
 func heldStarts(t *testing.T, state string) int {
 	t.Helper()
-	out, err := exec.Command(bin("spanshipper"), "status", "--state-dir", state, "--json").Output()
+	out, err := exec.Command(bin("spanshipper-lean"), "status", "--state-dir", state, "--json").Output()
 	if err != nil {
 		return -1 // no checkpoint yet
 	}
