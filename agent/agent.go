@@ -221,9 +221,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if orph != nil {
 		defer orph.set.Close()
-		if dopt.SkipStart {
-			dopt.SkipStart = false // starts are decoded in full, to be held
-		}
+		dopt.StartKeys = dopt.SkipStart // held starts need their identity
 	}
 	h := newLineHandler(ctx, decode.New(dopt), batcher, sem, &a.prog, a.m, a.log)
 	if a.cfg.Decode.SkipStart {

@@ -57,13 +57,13 @@ func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) 
 		return nil
 	case decode.KindStart:
 		h.startEvents.Inc()
+		if h.orphans != nil {
+			return h.orphans.hold(h.ctx, f, line, span, start, end)
+		}
 		if span.Dropped {
 			h.dropped.Inc()
 			f.Cursor().Skip(end)
 			return nil
-		}
-		if h.orphans != nil {
-			return h.orphans.hold(h.ctx, f, item, span, start, end)
 		}
 	case decode.KindEnd:
 		h.endEvents.Inc()

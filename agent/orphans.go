@@ -12,6 +12,7 @@ import (
 	"github.com/spanshipper/spanshipper/decode"
 	"github.com/spanshipper/spanshipper/metrics"
 	"github.com/spanshipper/spanshipper/orphan"
+	"github.com/spanshipper/spanshipper/ratelog"
 	"github.com/spanshipper/spanshipper/tailer"
 )
 
@@ -44,10 +45,11 @@ func newOrphans(set *orphan.Set, b *batch.Batcher, sem *semaphore.Weighted, prog
 	}
 }
 
-// hold takes a span-start record read from f; item is its encoded item.
-// Past --max-pending-starts the oldest held start ships at once.
-func (o *orphans) hold(ctx context.Context, f *tailer.File, item []byte, span decode.Span, start, end int64) error {
-	out, r, err := o.set.Hold(span.TraceID, span.ID, item, f.Cursor(), start, end, f.Path())
+// hold takes a span-start record line read from f (decoded with
+// decode.Options.StartKeys: not encoded, not fully validated). Past
+// --max-pending-starts the oldest held start ships at once.
+func (o *orphans) hold(ctx context.Context, f *tailer.File, line []byte, span decode.Span, start, end int64) error {
+	out, r, err := o.set.Hold(span.TraceID, span.ID, line, f.Cursor(), start, end, f.Path())
 	if err != nil {
 		return err
 	}
@@ -147,8 +149,29 @@ func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted) (*orphans
 		}
 		after = 0 // starts ship: the held ones too, now
 	}
+	// Held starts are encoded only when journaled or rescued, by a
+	// decoder of their own (used under the Set's lock).
+	eopt := a.cfg.Decode
+	eopt.SkipStart, eopt.StartKeys = false, false
+	enc := decode.New(eopt)
+	badLog := ratelog.New(a.log, 10*time.Second)
 	set, err := orphan.Open(a.cfg.StateDir, orphan.Options{
 		After: after, MaxPending: a.cfg.MaxPendingStarts, Logger: a.log.With("component", "orphan"),
+		Encode: func(dst, line []byte, _ string) ([]byte, error) {
+			item, span, err := enc.Append(dst, line)
+			if err == nil && span.Kind != decode.KindStart {
+				err = &decode.Error{Reason: decode.ReasonInvalidJSON, Msg: "held span start is no longer one"}
+			}
+			return item, err
+		},
+		OnBad: func(path string, offset int64, err error) {
+			reason := string(decode.ReasonInvalidJSON)
+			if de, ok := err.(*decode.Error); ok {
+				reason = string(de.Reason)
+			}
+			a.m.BadLines.WithLabelValues(reason).Inc()
+			badLog.Warn("bad:"+reason, "skipping bad input line", "file", path, "offset", offset, "reason", reason, "err", err)
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,12 @@ import (
 // DefaultMaxPending is the default --max-pending-starts.
 const DefaultMaxPending = 100000
 
+// arenaCompactAt is the size at which the current arena is compacted: most
+// of the starts copied into it have ended by then, so only the few still
+// held are copied on. It bounds the arenas at twice this plus the bytes
+// of held starts not yet journaled.
+const arenaCompactAt = 1 << 20
+
 // recentEnds is how many span ends that found no held start are remembered,
 // so a start read after its end (other file, other order) is dropped.
 const recentEnds = 8192
@@ -38,6 +44,13 @@ type Options struct {
 	MaxPending int              // starts held at most; past it the oldest is rescued; 0 means DefaultMaxPending
 	Now        func() time.Time // nil means time.Now
 	Logger     *slog.Logger
+	// Encode maps a held start's line (read from path) to its item; it is
+	// called, under the Set's lock, only for starts that are journaled or
+	// rescued, so the hot path never encodes. nil stores lines as items.
+	Encode func(dst, line []byte, path string) ([]byte, error)
+	// OnBad, if set, is told of a held start whose line Encode rejected:
+	// it is bad input, final, and neither journaled nor shipped.
+	OnBad func(path string, offset int64, err error)
 }
 
 // Reason says why a start was rescued; it is the value of the
@@ -71,11 +84,12 @@ const (
 	Ended                    // its end was already read: dropped at once
 )
 
-// key is a span's identity, hashed: 128 bits, so a collision (an end
-// dropping another span's start) is not a practical concern.
-type key struct{ a, b uint64 }
+// key is a span's identity, hashed: 64 bits of its trace_id and 64 of its
+// id, so a collision (an end dropping another span's start) needs two
+// spans of one trace whose ids collide in 64 bits: not a practical concern.
+type key struct{ trace, id uint64 }
 
-// entry is one held start. While fresh, its item is in an arena and its
+// entry is one held start. While fresh, its line is in an arena and its
 // line is registered with the file's cursor (mark); once journaled, it is
 // in the journal at joff and the mark is done.
 type entry struct {
@@ -85,7 +99,7 @@ type entry struct {
 	offset    int64
 	mark      checkpoint.Mark
 	gen       int    // arena generation, while fresh
-	lo, hi    int    // item in arena[gen], while fresh
+	lo, hi    int    // line in arena[gen], while fresh
 	journaled bool   // joff, jn: its hold line; itemOff: its item
 	joff, jn  int64  //
 	itemOff   int64  //
@@ -97,25 +111,30 @@ type entry struct {
 // concurrent use: the reader holds and ends, the rescuer takes due starts,
 // the checkpointer spills and syncs.
 type Set struct {
-	opt  Options
-	log  *slog.Logger
-	seed maphash.Seed
+	opt       Options
+	log       *slog.Logger
+	traceSeed maphash.Seed
+	idSeed    maphash.Seed
 
 	mu       sync.Mutex
-	h1, h2   maphash.Hash
 	held     map[key]*entry
 	fifo     []*entry // held entries by first read (gone ones skipped lazily)
 	fifoGone int
 	fresh    [2][]*entry // entries not yet journaled, by arena generation
 	arena    [2][]byte
-	cur      int // the generation new entries go to
-	ends     map[key]struct{}
-	endRing  []key
-	endNext  int
-	j        *journal
-	acks     *checkpoint.Cursor // marks of rescued journaled starts: sequence numbers, not offsets
-	ackSeq   uint64
-	inflight []*entry // rescued journaled starts not yet acknowledged, by seq
+	// freshCompactAt is the length of a fresh list at which it (and its
+	// arena) is compacted, so the entries of starts that ended are let go
+	// between checkpointer turns too.
+	freshCompactAt int
+	cur            int // the generation new entries go to
+	ends           map[key]struct{}
+	endRing        []key
+	endNext        int
+	j              *journal
+	acks           *checkpoint.Cursor // marks of rescued journaled starts: sequence numbers, not offsets
+	ackSeq         uint64
+	inflight       []*entry // rescued journaled starts not yet acknowledged, by seq
+	scratch        []byte   // Encode's output
 }
 
 // Open replays the journal in dir into a Set. Replayed starts keep the time
@@ -130,6 +149,12 @@ func Open(dir string, opt Options) (*Set, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.Encode == nil {
+		opt.Encode = func(dst, line []byte, _ string) ([]byte, error) { return append(dst, line...), nil }
+	}
+	if opt.OnBad == nil {
+		opt.OnBad = func(string, int64, error) {}
+	}
 	path := filepath.Join(dir, FileName)
 	recs, valid, err := replay(path)
 	if err != nil {
@@ -140,12 +165,10 @@ func Open(dir string, opt Options) (*Set, error) {
 		return nil, err
 	}
 	s := &Set{
-		opt: opt, log: opt.Logger, seed: maphash.MakeSeed(),
+		opt: opt, log: opt.Logger, traceSeed: maphash.MakeSeed(), idSeed: maphash.MakeSeed(),
 		held: make(map[key]*entry), ends: make(map[key]struct{}, recentEnds),
-		j: j, acks: checkpoint.NewCursor(0),
+		j: j, acks: checkpoint.NewCursor(0), freshCompactAt: 4096,
 	}
-	s.h1.SetSeed(s.seed)
-	s.h2.SetSeed(maphash.MakeSeed())
 	slices.SortStableFunc(recs, func(a, b record) int { return cmpInt(a.seen, b.seen) })
 	for _, r := range recs {
 		tid, id, err := itemIdentity(r.item)
@@ -189,15 +212,7 @@ func (s *Set) Close() error {
 }
 
 func (s *Set) key(traceID, id []byte) key {
-	s.h1.Reset()
-	s.h1.Write(traceID)
-	s.h1.WriteByte(0)
-	s.h1.Write(id)
-	s.h2.Reset()
-	s.h2.Write(id)
-	s.h2.WriteByte(0)
-	s.h2.Write(traceID)
-	return key{s.h1.Sum64(), s.h2.Sum64()}
+	return key{maphash.Bytes(s.traceSeed, traceID), maphash.Bytes(s.idSeed, id)}
 }
 
 // Len returns how many starts are held.
@@ -207,12 +222,12 @@ func (s *Set) Len() int {
 	return len(s.held)
 }
 
-// Hold takes the span-start record occupying [start, end) of the file whose
-// cursor is cur, encoded as item (copied). Unless it is a duplicate or its
+// Hold takes the span-start record line (copied) occupying [start, end) of
+// the file whose cursor is cur. Unless it is a duplicate or its
 // end was already read, the line is registered with cur until the start is
 // journaled, dropped or rescued. If holding it exceeds MaxPending, the
 // oldest held start is returned for shipping (reason pending_limit).
-func (s *Set) Hold(traceID, id, item []byte, cur *checkpoint.Cursor, start, end int64, path string) (Outcome, *Rescue, error) {
+func (s *Set) Hold(traceID, id, line []byte, cur *checkpoint.Cursor, start, end int64, path string) (Outcome, *Rescue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.key(traceID, id)
@@ -226,8 +241,11 @@ func (s *Set) Hold(traceID, id, item []byte, cur *checkpoint.Cursor, start, end 
 		return Duplicate, nil, nil
 	}
 	g := s.cur
+	if len(s.arena[g])+len(line) > arenaCompactAt || len(s.fresh[g]) >= s.freshCompactAt {
+		s.compactArena(g)
+	}
 	lo := len(s.arena[g])
-	s.arena[g] = append(s.arena[g], item...)
+	s.arena[g] = append(s.arena[g], line...)
 	e := &entry{k: k, seen: s.opt.Now().UnixNano(), path: path, offset: start,
 		mark: cur.Add(start, end), gen: g, lo: lo, hi: len(s.arena[g])}
 	s.held[k] = e
@@ -238,6 +256,28 @@ func (s *Set) Hold(traceID, id, item []byte, cur *checkpoint.Cursor, start, end 
 	}
 	r, err := s.rescueOldest(ReasonPendingLimit)
 	return Held, r, err
+}
+
+// compactArena moves the lines of generation g's starts still held and not
+// journaled to the front of its arena (in place: their offsets only
+// decrease) and forgets the rest.
+func (s *Set) compactArena(g int) {
+	arena := s.arena[g]
+	n := 0
+	live := s.fresh[g][:0]
+	for _, e := range s.fresh[g] {
+		if e.gone || e.journaled {
+			continue
+		}
+		m := copy(arena[n:], arena[e.lo:e.hi])
+		e.lo, e.hi = n, n+m
+		n += m
+		live = append(live, e)
+	}
+	clear(s.fresh[g][len(live):])
+	s.fresh[g] = live
+	s.arena[g] = arena[:n]
+	s.freshCompactAt = max(4096, 2*len(live))
 }
 
 // End drops the held start of the span an end record was read for, and
@@ -299,7 +339,9 @@ func (s *Set) Due(max int) ([]Rescue, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, *r)
+		if r != nil {
+			out = append(out, *r)
+		}
 	}
 	return out, nil
 }
@@ -331,7 +373,8 @@ func (s *Set) oldest() *entry {
 
 // rescueOldest takes the oldest held start out of the set for shipping.
 // A fresh one ships with its cursor mark; a journaled one with a mark on
-// acks, and stays in the journal until that mark is done.
+// acks, and stays in the journal until that mark is done. A fresh start
+// whose line is bad input is settled instead, and nil returned.
 func (s *Set) rescueOldest(why Reason) (*Rescue, error) {
 	e := s.oldest()
 	var item []byte
@@ -342,7 +385,11 @@ func (s *Set) rescueOldest(why Reason) (*Rescue, error) {
 		}
 		item = b
 	} else {
-		item = slices.Clone(s.arena[e.gen][e.lo:e.hi])
+		b, ok := s.encode(e)
+		if !ok {
+			return nil, nil
+		}
+		item = slices.Clone(b)
 	}
 	tid, id, err := itemIdentity(item)
 	if err != nil {
@@ -416,9 +463,27 @@ func (s *Set) Spill() {
 
 // journal appends e's hold line and makes its source line final.
 func (s *Set) journal(e *entry) {
-	e.joff, e.jn, e.itemOff = s.j.appendHold(e.seen, e.path, e.offset, s.arena[e.gen][e.lo:e.hi])
+	item, ok := s.encode(e)
+	if !ok {
+		return
+	}
+	e.joff, e.jn, e.itemOff = s.j.appendHold(e.seen, e.path, e.offset, item)
 	e.journaled = true
 	e.mark.Done()
+}
+
+// encode returns the item of fresh entry e. A line Encode rejects is bad
+// input: reported, final, and no longer held.
+func (s *Set) encode(e *entry) ([]byte, bool) {
+	item, err := s.opt.Encode(s.scratch[:0], s.arena[e.gen][e.lo:e.hi], e.path)
+	if err != nil {
+		s.remove(e)
+		e.mark.Done()
+		s.opt.OnBad(e.path, e.offset, err)
+		return nil, false
+	}
+	s.scratch = item[:0]
+	return item, true
 }
 
 // Sync makes every line journaled so far durable, compacting the journal

@@ -328,3 +328,26 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("due %d (%v), first %q; want 6, k1 first", len(due), err, due[0].ID)
 	}
 }
+
+// TestArenaStaysBounded: starts that end soon leave no memory behind even
+// between checkpointer turns; the items of those still held stay intact.
+func TestArenaStaysBounded(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "long", "l1")
+	pad := string(make([]byte, 1000))
+	for i := range 20000 {
+		id := fmt.Sprintf("s%d%s", i, pad)
+		f.start(t, s, "t", id)
+		f.end(s, "t", id)
+	}
+	if n := len(s.arena[s.cur]); n > arenaCompactAt {
+		t.Fatalf("arena holds %d bytes, want at most %d", n, arenaCompactAt)
+	}
+	c.advance(time.Minute)
+	due, err := s.Due(10)
+	if err != nil || len(due) != 1 || string(due[0].Item) != string(item("long", "l1")) {
+		t.Fatalf("due %v (%v), want the long span's item intact", due, err)
+	}
+}

@@ -84,7 +84,6 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		return 0
 	}
 	fmt.Fprintf(stdout, "checkpoint %s, written %s ago\n", *dir, now.Sub(st.Written).Round(time.Second))
-	fmt.Fprintf(stdout, "held span starts: %d (awaiting their end or --orphan-after)\n", held)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tOFFSET\tSIZE\tBEHIND\tCHECKPOINT AGE")
 	for _, r := range rows {
@@ -98,6 +97,7 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Path, r.Offset, size, behind, time.Duration(r.AgeSeconds*float64(time.Second)).Round(time.Second))
 	}
 	tw.Flush()
+	fmt.Fprintf(stdout, "held span starts: %d (awaiting their end or --orphan-after)\n", held)
 	return 0
 }
 
