@@ -351,3 +351,32 @@ func TestArenaStaysBounded(t *testing.T) {
 		t.Fatalf("due %v (%v), want the long span's item intact", due, err)
 	}
 }
+
+// TestBadHeldStartIsSettled: a held start is encoded only when journaled or
+// rescued; if its line is bad input then, it is reported and final.
+func TestBadHeldStartIsSettled(t *testing.T) {
+	var bad []int64
+	s, err := Open(t.TempDir(), Options{After: time.Minute, Now: newClock().now,
+		Encode: func(dst, line []byte, _ string) ([]byte, error) {
+			if string(line) == string(item("t", "bad")) {
+				return dst, fmt.Errorf("bad line")
+			}
+			return append(dst, line...), nil
+		},
+		OnBad: func(_ string, off int64, _ error) { bad = append(bad, off) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newFile("a.jsonl")
+	f.start(t, s, "t", "bad")
+	f.start(t, s, "t", "good")
+	spillAll(t, s)
+	if len(bad) != 1 || bad[0] != 0 {
+		t.Fatalf("bad lines reported at %v, want [0]", bad)
+	}
+	if s.Len() != 1 || f.cur.Committed() != f.off {
+		t.Fatalf("held %d, committed %d; want the good start held and both lines final", s.Len(), f.cur.Committed())
+	}
+}
