@@ -10,6 +10,7 @@ import (
 
 	"github.com/spanshipper/spanshipper/batch"
 	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/kube"
 	"github.com/spanshipper/spanshipper/metrics"
 	"github.com/spanshipper/spanshipper/orphan"
 	"github.com/spanshipper/spanshipper/ratelog"
@@ -130,7 +131,7 @@ func (o *orphans) sync() error { return o.set.Sync() }
 // held (skipping on, --orphan-after > 0) or when a journal left by such a
 // run must still be shipped (skipping off: its starts ship at once). With
 // --orphan-after 0 (pure end-only ingest) a journal left behind is removed.
-func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted) (*orphans, error) {
+func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted, fc fileConfig) (*orphans, error) {
 	after := a.cfg.OrphanAfter
 	if a.cfg.Decode.SkipStart && after <= 0 {
 		n, err := orphan.Discard(a.cfg.StateDir)
@@ -149,16 +150,12 @@ func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted) (*orphans
 		}
 		after = 0 // starts ship: the held ones too, now
 	}
-	// Held starts are encoded only when journaled or rescued, by a
-	// decoder of their own (used under the Set's lock).
-	eopt := a.cfg.Decode
-	eopt.SkipStart, eopt.StartKeys = false, false
-	enc := decode.New(eopt)
+	enc := newStartEncoder(fc)
 	badLog := ratelog.New(a.log, 10*time.Second)
 	set, err := orphan.Open(a.cfg.StateDir, orphan.Options{
 		After: after, MaxPending: a.cfg.MaxPendingStarts, Logger: a.log.With("component", "orphan"),
-		Encode: func(dst, line []byte, _ string) ([]byte, error) {
-			item, span, err := enc.Append(dst, line)
+		Encode: func(dst, line []byte, path string) ([]byte, error) {
+			item, span, err := enc.decoder(path).Append(dst, line)
 			if err == nil && span.Kind != decode.KindStart {
 				err = &decode.Error{Reason: decode.ReasonInvalidJSON, Msg: "held span start is no longer one"}
 			}
@@ -177,4 +174,37 @@ func (a *Agent) openOrphans(b *batch.Batcher, sem *semaphore.Weighted) (*orphans
 		return nil, err
 	}
 	return newOrphans(set, b, sem, &a.prog, a.m), nil
+}
+
+// startEncoder encodes held starts into items, with the metadata the
+// reader's decoder for their file adds (--metadata, pod metadata from
+// kubelet paths). Held starts are encoded only when journaled or rescued,
+// under the orphan.Set's lock, so it needs no lock of its own.
+type startEncoder struct {
+	fc     fileConfig
+	plain  *decode.Decoder
+	byPath map[string]*decode.Decoder // files with pod metadata
+}
+
+func newStartEncoder(fc fileConfig) *startEncoder {
+	fc.decode.SkipStart, fc.decode.StartKeys = false, false
+	return &startEncoder{fc: fc, plain: decode.New(fc.decode), byPath: map[string]*decode.Decoder{}}
+}
+
+func (e *startEncoder) decoder(path string) *decode.Decoder {
+	if !e.fc.k8sMetadata {
+		return e.plain
+	}
+	if d, ok := e.byPath[path]; ok {
+		return d
+	}
+	d := e.plain
+	if attrs := kube.FromPath(path); attrs != nil {
+		d = decode.New(e.fc.withPod(attrs))
+	}
+	if len(e.byPath) >= 4096 {
+		clear(e.byPath) // paths come and go with pods: start afresh
+	}
+	e.byPath[path] = d
+	return d
 }
