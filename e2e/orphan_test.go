@@ -299,3 +299,60 @@ func TestPendingStartsLimit(t *testing.T) {
 	}
 	waitFor(t, "status to show one start fewer held", func() bool { return heldStarts(t, state) == limit-1 })
 }
+
+// TestHeldStartsDoNotInflateResends: spans last 6 s, so thousands of starts
+// are held at every moment, and the shipper is killed (-9) four times. The
+// checkpoint does not wait for held starts (they are journaled), so each
+// kill re-sends about what it does in pure end-only mode — what was in
+// flight and acknowledged since the last checkpoint — not 6 s of spans.
+// Both modes are run and their re-sends logged; no span lasts
+// --orphan-after, so no start may arrive, and every end must.
+func TestHeldStartsDoNotInflateResends(t *testing.T) {
+	const rate, lasts, kills = 500, 6 * time.Second, 4 // spans/s; a span's duration
+	resent := map[string]float64{}
+	for _, after := range []string{"0", "1m"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "agent.jsonl")
+		w := spanFile{t, path}
+		s := startSink(t)
+		args := []string{"--path", path, "--endpoint", s.url(), "--state-dir", filepath.Join(dir, "state"),
+			"--listen", "off", "--orphan-after", after}
+		sh := startProc(t, "shipper-0.log", "spanshipper", args...)
+		began := time.Now()
+		started, ended := 0, 0
+		killed := 0
+		for ended < rate*10 {
+			now := time.Since(began)
+			var lines []string
+			for ; started < rate*10 && time.Duration(started)*time.Second/rate <= now; started++ {
+				lines = append(lines, spanLine("trace-long", fmt.Sprint(started), false))
+			}
+			for ; ended < started && time.Duration(ended)*time.Second/rate+lasts <= now; ended++ {
+				lines = append(lines, spanLine("trace-long", fmt.Sprint(ended), true))
+			}
+			w.write(lines...)
+			if killed < kills && now >= time.Duration(killed+1)*2*time.Second+time.Second {
+				sh.cmd.Process.Signal(syscall.SIGKILL)
+				sh.wait(t, 30*time.Second)
+				killed++
+				sh = startProc(t, fmt.Sprintf("shipper-%d.log", killed), "spanshipper", args...)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		waitFor(t, "every end", func() bool { return num(s.stats(t), "completed") == rate*10 })
+		sh.cmd.Process.Signal(syscall.SIGTERM)
+		if code := sh.wait(t, 30*time.Second); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, sh.output())
+		}
+		st := s.stats(t)
+		if n := num(st, "starts_received"); n != 0 {
+			t.Errorf("--orphan-after %s: %v starts arrived; no span lasted that long", after, n)
+		}
+		resent[after] = num(st, "items_received") - rate*10
+		t.Logf("--orphan-after %s: %d kills, %.0f span ends re-sent (%.0f per kill)", after, kills, resent[after], resent[after]/kills)
+	}
+	// Waiting for held starts would re-send about 6 s of spans per kill.
+	if limit := float64(kills) * rate * lasts.Seconds() / 2; resent["1m"] > limit {
+		t.Errorf("with rescue on, %.0f re-sent over %d kills; holding starts must not hold the checkpoint back (limit %.0f)", resent["1m"], kills, limit)
+	}
+}
