@@ -49,6 +49,7 @@ type Config struct {
 	LogFormat       string
 	ExitOnEOF       bool
 	ShutdownTimeout time.Duration
+	InsecureHTTP    bool // allow a key over http:// to a host that is not loopback
 
 	// Source says, per flag name, what decided its value: "--flag", a
 	// variable's name, or "default".
@@ -216,6 +217,8 @@ func settings() []setting {
 			parse: boolean(func(c *Config) *bool { return &c.ExitOnEOF })},
 		{flag: "shutdown-timeout", env: "SPANSHIPPER_SHUTDOWN_TIMEOUT", usage: "time to ship what was read after SIGTERM",
 			parse: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout }), def: func(c *Config) string { return c.ShutdownTimeout.String() }},
+		{flag: "insecure-http", env: "SPANSHIPPER_INSECURE_HTTP", isBool: true, usage: "allow sending the API key over http:// to a host that is not loopback",
+			parse: boolean(func(c *Config) *bool { return &c.InsecureHTTP })},
 	}
 }
 
@@ -411,6 +414,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if !loopback(u.Hostname()) {
+		if u.Scheme == "http" && !c.APIKey.IsZero() && !c.InsecureHTTP {
+			return bad("insecure-http", "SPANSHIPPER_INSECURE_HTTP", "endpoint %s would send the API key in clear text to a host that is not loopback; use https://, or allow it with --insecure-http", c.Endpoint)
+		}
 		if c.APIKey.IsZero() {
 			return bad("api-key-file", "SPANSHIPPER_API_KEY, SGP_API_KEY", "an API key is required for endpoint %s", c.Endpoint)
 		}
