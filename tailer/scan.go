@@ -18,7 +18,7 @@ func (t *Tailer) match() []string {
 	seen := make(map[string]bool)
 	var out []string
 	for _, g := range t.cfg.Include {
-		paths, _ := filepath.Glob(g) // the pattern was validated by the caller
+		paths := t.globs.expand(g) // the pattern was validated by the caller
 		for _, p := range paths {
 			if seen[p] || t.excluded(p) {
 				continue
