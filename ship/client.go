@@ -41,15 +41,22 @@ const maxErrorBody = 1 << 10
 
 // Config configures a Client. Zero values mean the documented defaults.
 type Config struct {
-	Endpoint       string        // base URL, e.g. https://api.egp.scale.com
-	APIKey         Secret        // x-api-key; prints as [redacted]
-	AccountID      string        // x-selected-account-id
-	Gzip           bool          // compress request bodies
-	MaxRetries     int           // attempts before a transiently failing batch is dead-lettered; 0 never gives up
-	RequestTimeout time.Duration // per attempt; 0 means 30s
-	BackoffMin     time.Duration // first retry wait; 0 means 250ms
-	BackoffMax     time.Duration // cap of the exponential backoff; 0 means 30s
-	RetryAfterMax  time.Duration // cap on a server's Retry-After; 0 means 5m
+	Endpoint       string            // base URL, e.g. https://api.egp.scale.com
+	APIKey         Secret            // x-api-key; prints as [redacted]
+	AccountID      string            // x-selected-account-id
+	Gzip           bool              // compress request bodies
+	MaxRetries     int               // attempts before a transiently failing batch is dead-lettered; 0 never gives up
+	RequestTimeout time.Duration     // per attempt; 0 means 30s
+	BackoffMin     time.Duration     // first retry wait; 0 means 250ms
+	BackoffMax     time.Duration     // cap of the exponential backoff; 0 means 30s
+	RetryAfterMax  time.Duration     // cap on a server's Retry-After; 0 means 5m
+	Now            func() time.Time  // clock for Retry-After dates; nil means time.Now
+	Rand           func() float64    // jitter source in [0,1); nil means math/rand/v2
+	Transport      http.RoundTripper // nil means a pooled http.Transport
+	DeadLetters    DeadLetterWriter  // required
+	Logger         *slog.Logger
+	Metrics        *metrics.Metrics
+
 	// RejectStorm is how many single items in a row may be rejected
 	// permanently, with no 2xx between, before batches are held and retried
 	// instead of dead-lettered; 0 means DefaultRejectStorm, < 0 never.
@@ -57,12 +64,6 @@ type Config struct {
 	// FailureLogPeriod is the least time between two lines about failed
 	// attempts; 0 means FailureLogPeriod.
 	FailureLogPeriod time.Duration
-	Now              func() time.Time  // clock for Retry-After dates; nil means time.Now
-	Rand             func() float64    // jitter source in [0,1); nil means math/rand/v2
-	Transport        http.RoundTripper // nil means a pooled http.Transport
-	DeadLetters      DeadLetterWriter  // required
-	Logger           *slog.Logger
-	Metrics          *metrics.Metrics
 }
 
 // DeadLetterWriter durably stores items that can never be delivered.
