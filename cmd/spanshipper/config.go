@@ -258,12 +258,22 @@ func parseSize(v string) (int, error) {
 // caller to log. Errors name the flag and its variable; flag.ErrHelp means
 // -h was asked for.
 func LoadConfig(args []string, getenv func(string) (string, bool)) (Config, []string, error) {
+	c, warnings, err := load(args, getenv, settings())
+	if err != nil {
+		return c, nil, err
+	}
+	warnings = append(warnings, c.clamp()...)
+	return c, warnings, c.Validate()
+}
+
+// load resolves the settings all (the agent's, or a sub-command's share of
+// them) from args and the environment, without validating.
+func load(args []string, getenv func(string) (string, bool), all []setting) (Config, []string, error) {
 	c := DefaultConfig()
 	var warnings []string
 	fs := flag.NewFlagSet("spanshipper", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	all := settings()
 	for _, s := range all {
 		parse := s.parse
 		name := s.flag
@@ -335,8 +345,7 @@ func LoadConfig(args []string, getenv func(string) (string, bool)) (Config, []st
 	if c.Source["api-key-file"] != "default" {
 		c.APIKeySource = c.Source["api-key-file"]
 	}
-	warnings = append(warnings, c.clamp()...)
-	return c, warnings, c.Validate()
+	return c, warnings, nil
 }
 
 // nextSource names what is used when variable name is unusable.
@@ -372,9 +381,8 @@ func (c *Config) Validate() error {
 			return bad("path", "SPANSHIPPER_PATH", "bad glob %q: %v", g, err)
 		}
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("endpoint", "SPANSHIPPER_ENDPOINT, SGP_CLIENT_BASE_URL", "%q is not an http(s) URL", c.Endpoint)
+	if err := c.ValidateEndpoint(); err != nil {
+		return err
 	}
 	switch {
 	case c.Linger <= 0:
@@ -412,6 +420,22 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			return bad("listen", "SPANSHIPPER_LISTEN", "%q is not host:port (or off)", c.Listen)
 		}
+	}
+	return nil
+}
+
+// ValidateEndpoint checks the endpoint and its credentials; each error names
+// the flag and its variable.
+func (c *Config) ValidateEndpoint() error {
+	bad := func(flagName, env, format string, a ...any) error {
+		return fmt.Errorf("--%s (%s): %s", flagName, env, fmt.Sprintf(format, a...))
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("endpoint", "SPANSHIPPER_ENDPOINT, SGP_CLIENT_BASE_URL", "%q is not an http(s) URL", c.Endpoint)
+	}
+	if c.RequestTimeout <= 0 {
+		return bad("request-timeout", "SPANSHIPPER_REQUEST_TIMEOUT", "must be positive, got %v", c.RequestTimeout)
 	}
 	if !loopback(u.Hostname()) {
 		if u.Scheme == "http" && !c.APIKey.IsZero() && !c.InsecureHTTP {
