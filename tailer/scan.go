@@ -31,8 +31,11 @@ func (t *Tailer) match() []string {
 	return out
 }
 
-func (t *Tailer) excluded(p string) bool {
-	for _, g := range t.cfg.Exclude {
+func (t *Tailer) excluded(p string) bool { return Excluded(t.cfg.Exclude, p) }
+
+// Excluded reports whether an --exclude glob matches path p or its base name.
+func Excluded(exclude []string, p string) bool {
+	for _, g := range exclude {
 		if ok, _ := filepath.Match(g, p); ok {
 			return true
 		}
