@@ -115,7 +115,7 @@ func Cause(status int, body string, err error, timeout time.Duration) string {
 		s := fmt.Sprintf("status %d", status)
 		switch status {
 		case 401, 403:
-			s += " (credentials rejected: check the API key and account id)"
+			s += " (the span API rejects the credentials: check the API key and account id)"
 		case 404:
 			s += " (no span API at this path: check the endpoint)"
 		}

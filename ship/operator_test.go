@@ -91,7 +91,7 @@ func TestCause(t *testing.T) {
 		want   string
 	}{
 		{503, `{"detail":"maintenance"}`, nil, `status 503: {"detail":"maintenance"}`},
-		{401, "", nil, "status 401 (credentials rejected"},
+		{401, "", nil, "status 401 (the span API rejects the credentials"},
 		{404, "not found", nil, "status 404 (no span API at this path"},
 		{502, strings.Repeat("x", 500), nil, "status 502: " + strings.Repeat("x", 200) + "…"},
 		{0, "", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, "connection refused"},
