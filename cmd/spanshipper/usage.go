@@ -41,6 +41,8 @@ func usage() string {
 	b.WriteString(`Usage:
   spanshipper --path GLOB [flags]         tail span files and ship span-end records
   spanshipper status --state-dir DIR [--json]
+  spanshipper check [flags]               check the files, state dir and endpoint these flags name
+  spanshipper dead-letters list|replay --state-dir DIR [flags]
   spanshipper version
 
 Precedence: flag > SPANSHIPPER_* variable > upstream variable > default.
