@@ -270,16 +270,8 @@ func (c *Client) Send(ctx context.Context, bt *batch.Batch) error {
 // send delivers the items idx of bt, whose request body is body.
 func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []byte) error {
 	status, respBody, err := c.exchange(ctx, body)
-	// In a reject storm the batch is held: retried with backoff, as for a
-	// transient failure, until the backend accepts something again.
-	for held := 1; err == nil && Classify(status, nil) == Permanent && c.storm.hold(len(idx) == 1, status, respBody); held++ {
-		_, why := c.storm.state()
-		c.rlog.Error("reject-storm", "the backend rejects every span: treating it as a backend fault, not bad spans; holding batches and retrying, nothing more is dead-lettered",
-			"endpoint", c.cfg.Endpoint, "reason", why, "held_spans", c.sending.Load())
-		if err := sleep(ctx, c.backoff.Wait(held, nil)); err != nil {
-			return fmt.Errorf("send batch: %w", err)
-		}
-		status, respBody, err = c.exchange(ctx, body)
+	if err == nil && Classify(status, nil) == Permanent {
+		status, respBody, err = c.holdInStorm(ctx, bt, idx, body, status, respBody)
 	}
 	if err != nil {
 		var gu *gaveUpError
@@ -291,9 +283,7 @@ func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []by
 	}
 	switch Classify(status, nil) {
 	case OK:
-		if c.storm.accepted() {
-			c.log.Info("reject storm over: the backend accepts spans again; held batches ship", "endpoint", c.cfg.Endpoint)
-		}
+		c.stormOver()
 		c.shipped.Add(float64(len(idx)))
 		return nil
 	case Permanent, TooLarge:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -202,5 +203,55 @@ func TestPoisonAmongGoodIsNotAStorm(t *testing.T) {
 	}
 	if got := len(dl.names()); got != 3*DefaultRejectStorm {
 		t.Fatalf("%d dead-lettered, want every poison item (%d)", got, 3*DefaultRejectStorm)
+	}
+}
+
+// TestStormEndsDespitePoisonInHeldBatches: every held batch holds a truly
+// bad span; once the backend accepts good spans again, a probe with one
+// item ends the storm and the poison is isolated as usual — the senders do
+// not wait forever.
+func TestStormEndsDespitePoisonInHeldBatches(t *testing.T) {
+	var mu sync.Mutex
+	rejectAll := true
+	b := newBackend(t, func(_ int, names []string, w http.ResponseWriter) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range names {
+			if rejectAll || strings.HasPrefix(n, "bad") {
+				w.WriteHeader(422)
+				return false
+			}
+		}
+		return true
+	})
+	c, dl := newClient(t, b.srv.URL, func(c *Config) { c.RejectStorm = 2 })
+	done := make(chan error, 2)
+	go func() { done <- c.Send(context.Background(), mkBatch("bad1", "bad2", "bad3")) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for ok, _ := c.Ready(); ok; ok, _ = c.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("no storm")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	rejectAll = false
+	mu.Unlock()
+	go func() { done <- c.Send(context.Background(), mkBatch("good1", "bad4", "good2")) }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a batch holding a bad span kept the storm going after the backend recovered")
+		}
+	}
+	if got := dl.names(); !slices.Equal(got, []string{"bad1", "bad2", "bad3", "bad4"}) {
+		t.Fatalf("dead-lettered %v", got)
+	}
+	if got := b.accepted(); !slices.Contains(got, "good1") || !slices.Contains(got, "good2") {
+		t.Fatalf("accepted %v", got)
 	}
 }

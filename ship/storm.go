@@ -1,8 +1,11 @@
 package ship
 
 import (
+	"context"
 	"fmt"
 	"sync"
+
+	"github.com/spanshipper/spanshipper/batch"
 )
 
 // DefaultRejectStorm is how many single items in a row the backend may
@@ -58,4 +61,48 @@ func (s *storm) state() (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.on, s.reason
+}
+
+// holdInStorm is called with a permanent rejection of the items idx of bt.
+// Unless a reject storm is on (or this rejection starts one) it returns that
+// answer at once, for send to split or dead-letter. During a storm the batch
+// is held: retried with backoff, as for a transient failure, until an answer
+// other than a storm's rejection comes, which it returns. While held, a
+// batch of several items is first probed with one of them, a different one
+// each time: a batch holding a truly bad span must not keep the storm going
+// once the backend accepts spans again.
+func (c *Client) holdInStorm(ctx context.Context, bt *batch.Batch, idx []int, body []byte, status int, respBody string) (int, string, error) {
+	for held := 1; c.storm.hold(len(idx) == 1, status, respBody); held++ {
+		_, why := c.storm.state()
+		c.rlog.Error("reject-storm", "the backend rejects every span: treating it as a backend fault, not bad spans; holding batches and retrying, nothing more is dead-lettered",
+			"endpoint", c.cfg.Endpoint, "reason", why, "held_spans", c.sending.Load())
+		if err := sleep(ctx, c.backoff.Wait(held, nil)); err != nil {
+			return 0, "", err
+		}
+		if len(idx) > 1 {
+			probe := idx[(held-1)%len(idx)]
+			st, rb, err := c.exchange(ctx, c.body(bt, []int{probe}))
+			if err != nil {
+				return 0, "", err
+			}
+			if Classify(st, nil) != OK {
+				status, respBody = st, rb
+				continue
+			}
+			c.stormOver()
+		}
+		var err error
+		status, respBody, err = c.exchange(ctx, body)
+		if err != nil || Classify(status, nil) != Permanent {
+			return status, respBody, err
+		}
+	}
+	return status, respBody, nil
+}
+
+// stormOver ends a reject storm on a 2xx, saying so if one was on.
+func (c *Client) stormOver() {
+	if c.storm.accepted() {
+		c.log.Info("reject storm over: the backend accepts spans again; held batches ship", "endpoint", c.cfg.Endpoint)
+	}
 }
