@@ -1,7 +1,8 @@
 package ship
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -23,12 +24,10 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	m.RequestsInFlight.Dec()
 	status := statusOf(resp)
 	m.Requests.WithLabelValues(StatusClass(status, err)).Inc()
-	if Classify(status, err) == Transient && req.Context().Err() == nil {
-		why := fmt.Sprintf("status %d", status)
-		if err != nil {
-			why = err.Error()
-		}
-		o.c.health.set(false, "backend unavailable: "+why)
+	// A request canceled by spanshipper (shutdown) says nothing about the
+	// backend; one that ran out of --request-timeout does.
+	if Classify(status, err) == Transient && !errors.Is(req.Context().Err(), context.Canceled) {
+		o.c.health.set(false, "backend unavailable: "+Cause(status, "", err, o.c.cfg.RequestTimeout))
 		m.BackendUp.Set(0)
 	} else if err == nil {
 		o.c.health.set(true, "ok")

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -253,5 +254,29 @@ func TestStormEndsDespitePoisonInHeldBatches(t *testing.T) {
 	}
 	if got := b.accepted(); !slices.Contains(got, "good1") || !slices.Contains(got, "good2") {
 		t.Fatalf("accepted %v", got)
+	}
+}
+
+// TestTimeoutMakesNotReady: an attempt that runs out of --request-timeout
+// counts against the backend in /readyz, named as a timeout.
+func TestTimeoutMakesNotReady(t *testing.T) {
+	var c *Client
+	var why atomic.Value
+	b := newBackend(t, func(n int, _ []string, w http.ResponseWriter) bool {
+		if n == 3 {
+			_, reason := c.Ready()
+			why.Store(reason)
+		}
+		if n < 3 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return true
+	})
+	c, _ = newClient(t, b.srv.URL, func(c *Config) { c.RequestTimeout = 50 * time.Millisecond })
+	if err := c.Send(context.Background(), mkBatch("a")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := why.Load().(string); !strings.Contains(got, "timeout: no answer within --request-timeout 50ms") {
+		t.Fatalf("/readyz reason during timeouts: %q", got)
 	}
 }
