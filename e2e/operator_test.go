@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -149,5 +151,69 @@ func TestCheck(t *testing.T) {
 	code, out = runCmd(t, right, args(s.url())...)
 	if code != 0 || !strings.Contains(out, "ok   state dir "+state+": writable; a running spanshipper holds it") {
 		t.Errorf("held state dir: exit %d, want 0 reporting the running agent:\n%s", code, out)
+	}
+}
+
+// TestUnreadableDirectoryLoggedOnce: a directory the globs lead through that
+// the shipper may not read is named once, with the permission error, and the
+// readable ones are followed. Root reads everything, so under root the
+// shipper runs as nobody.
+func TestUnreadableDirectoryLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	open, locked := filepath.Join(dir, "logs", "open"), filepath.Join(dir, "logs", "locked")
+	os.MkdirAll(open, 0o755)
+	os.MkdirAll(locked, 0o755)
+	spangen(t, filepath.Join(open, "a.jsonl"), "--seed", "920", "--spans", "50")
+	spangen(t, filepath.Join(locked, "b.jsonl"), "--seed", "921", "--spans", "50")
+	state := filepath.Join(dir, "state")
+	os.Mkdir(state, 0o700)
+	exe := bin("spanshipper-lean")
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		// nobody must reach the binary, the logs and the state dir.
+		for p := dir; p != filepath.Dir(p) && p != os.TempDir(); p = filepath.Dir(p) {
+			os.Chmod(p, 0o755)
+		}
+		exe = filepath.Join(dir, "spanshipper")
+		b, err := os.ReadFile(bin("spanshipper-lean"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(exe, b, 0o755)
+		os.Chown(state, 65534, 65534)
+		os.Chmod(locked, 0o700) // root's alone
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	} else {
+		os.Chmod(locked, 0o000)
+		t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	}
+	s := startSink(t)
+	logf := filepath.Join(dir, "shipper.log")
+	f, err := os.Create(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(exe, "--path", filepath.Join(dir, "logs", "*", "*.jsonl"), "--endpoint", s.url(),
+		"--state-dir", state, "--listen", "off")
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	output := func() string { b, _ := os.ReadFile(logf); return string(b) }
+	// Files appearing one after another in the readable directory show
+	// that polls went by, each globbing through the locked one.
+	for i := range 3 {
+		if i > 0 {
+			spangen(t, filepath.Join(open, fmt.Sprintf("more-%d.jsonl", i)), "--seed", fmt.Sprint(930+i), "--spans", "20")
+		}
+		ends, _ := expectations(t, filepath.Join(open, "*.jsonl"))
+		waitFor(t, "the readable directory shipped", func() bool { return len(s.spans(t)) >= len(ends) })
+	}
+	out := output()
+	if n := strings.Count(out, "cannot read a directory"); n != 1 || !strings.Contains(out, "dir="+locked) || !strings.Contains(out, "permission denied") {
+		t.Fatalf("the unreadable directory said %d times, want once with the error:\n%s", n, out)
 	}
 }
