@@ -32,6 +32,9 @@ const (
 	ReasonBadTimestamp Reason = "bad_timestamp"
 	ReasonInvalidUTF8  Reason = "invalid_utf8"
 	ReasonTooLong      Reason = "too_long"
+	// ReasonInvalidFrame is a container-log line whose runtime framing
+	// (CRI header, docker json-file object) is malformed.
+	ReasonInvalidFrame Reason = "invalid_frame"
 )
 
 // Error is a bad line: why, and where in the line.

@@ -124,6 +124,25 @@ func TestCheck(t *testing.T) {
 		t.Error("the key appears in the output")
 	}
 
+	// A container log: framing detected, partials joined, other output
+	// counted as not-span; compressed rotations are never read.
+	pods := filepath.Join(dir, "pods")
+	os.MkdirAll(pods, 0o755)
+	os.WriteFile(filepath.Join(pods, "0.log"), []byte(`2026-01-01T00:00:00.000000000Z stdout F hello world
+2026-01-01T00:00:00.000000001Z stdout P {"id":"x","trace_id":"t","name":"n",
+2026-01-01T00:00:00.000000002Z stdout F "start_time":"2026-01-01T00:00:00Z","end_time":"2026-01-01T00:00:01Z"}
+2026-01-01T00:00:00.000000003Z stderr F {"trace_id": "t", "start_time": broken
+`), 0o644)
+	os.WriteFile(filepath.Join(pods, "0.log.1.gz"), []byte("\x1f\x8b"), 0o644)
+	code, out = runCmd(t, right, args(s.url(), "--path", filepath.Join(pods, "*"))...)
+	for _, want := range []string{"ok   path " + filepath.Join(pods, "*") + ": 2 files",
+		"0.log: 319 bytes, format cri (detected), first MiB: 0 span starts, 1 span ends, 1 not-span, 1 bad",
+		"0.log.1.gz: compressed, never read"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("container log: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+
 	code, out = runCmd(t, []string{"SPANSHIPPER_API_KEY=wrong-key"}, args(s.url())...)
 	if code != 1 || !strings.Contains(out, "FAIL endpoint "+s.url()+": credentials rejected (status 401") {
 		t.Errorf("wrong key: exit %d, want 1 naming the rejected credentials:\n%s", code, out)

@@ -89,14 +89,28 @@ func checkGlob(k *checker, glob string, c Config) {
 		return
 	}
 	k.result(true, "path %s: %d files", glob, len(files))
+	format, _ := frame.ParseFormat(c.Format) // validated by LoadConfig
 	for _, p := range files {
-		s, err := sampleFile(p, c.MaxLineBytes)
+		if strings.HasSuffix(p, ".gz") {
+			k.result(true, "  %s: compressed, never read", p)
+			continue
+		}
+		s, err := sampleFile(p, format, c.MaxLineBytes)
 		if err != nil {
 			k.result(false, "  %s: %v", p, err)
 			continue
 		}
-		k.result(true, "  %s: %s, format %s, first MiB: %d span starts, %d span ends, %d not-span, %d bad",
-			p, humanBytes(s.size), s.format, s.starts, s.ends, s.notSpan, s.bad)
+		how := "format " + s.format.String()
+		switch {
+		case format != frame.Auto:
+			how += " (--format)"
+		case s.format == frame.Auto:
+			how = "format not decided yet (no complete line)"
+		default:
+			how += " (detected)"
+		}
+		k.result(true, "  %s: %s, %s, first MiB: %d span starts, %d span ends, %d not-span, %d bad",
+			p, humanBytes(s.size), how, s.starts, s.ends, s.notSpan, s.bad)
 	}
 }
 
@@ -108,9 +122,10 @@ type sample struct {
 }
 
 // sampleFile reads the complete lines of p's first MiB, detects the format
-// from the first non-blank one and counts its records as the agent would.
-func sampleFile(p string, maxLine int) (sample, error) {
-	var s sample
+// from the first non-blank one (unless --format names it) and counts its
+// records as the agent would.
+func sampleFile(p string, format frame.Format, maxLine int) (sample, error) {
+	s := sample{format: format}
 	f, err := os.Open(p)
 	if err != nil {
 		return s, err
@@ -144,15 +159,21 @@ func sampleFile(p string, maxLine int) (sample, error) {
 			if len(bytes.TrimSpace(line)) == 0 {
 				continue
 			}
-			s.format = frame.Detect(line)
+			if s.format == frame.Auto {
+				s.format = frame.Detect(bytes.TrimRight(line, "\r"))
+			}
 			j = frame.NewJoiner(s.format, maxLine)
+		}
+		if len(line) > maxLine {
+			s.bad++ // the reader skips a physical line this long
+			continue
 		}
 		j.Push(line, start, off, func(r frame.Record) error {
 			switch {
 			case r.Err != nil, r.TooLong:
 				s.bad++
 			case len(bytes.TrimSpace(r.Line)) == 0:
-			case s.format.Container() && !looksLikeSpan(r.Line):
+			case s.format.Container() && !decode.LooksLikeSpan(r.Line):
 				s.notSpan++
 			default:
 				var sp decode.Span
@@ -170,17 +191,7 @@ func sampleFile(p string, maxLine int) (sample, error) {
 			return nil
 		})
 	}
-	if j == nil {
-		s.format = frame.Auto // nothing to decide it from yet
-	}
 	return s, nil
-}
-
-// looksLikeSpan is the container-log test of SPEC §2: a JSON object with
-// both "trace_id" and "start_time" keys.
-func looksLikeSpan(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) > 0 && b[0] == '{' && bytes.Contains(b, []byte(`"trace_id"`)) && bytes.Contains(b, []byte(`"start_time"`))
 }
 
 func humanBytes(n int64) string {
