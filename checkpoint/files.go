@@ -35,8 +35,11 @@ func Held(dir string) (bool, error) {
 // WriteFileAtomic replaces path with b: write a temp file (named with
 // prefix, in path's directory), fsync it, rename it over path, fsync the
 // directory. A crash at any point leaves either the old or the new content,
-// never a mix; the temp file is removed on error.
-func WriteFileAtomic(path, prefix string, b []byte, perm fs.FileMode) error {
+// never a mix; the temp file is removed on error. The new file gets the
+// mode and, where the caller may give it, the owner of like (a file written
+// by root for a service user stays the service's); nil means mode 0600 and
+// the caller's ownership.
+func WriteFileAtomic(path, prefix string, b []byte, like fs.FileInfo) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
@@ -49,8 +52,13 @@ func WriteFileAtomic(path, prefix string, b []byte, perm fs.FileMode) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	if like != nil {
+		if err := tmp.Chmod(like.Mode().Perm()); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+		}
+		if st, ok := like.Sys().(*syscall.Stat_t); ok {
+			tmp.Chown(int(st.Uid), int(st.Gid)) // fails unless root or already the owner: harmless
+		}
 	}
 	if _, err := tmp.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)

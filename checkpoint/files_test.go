@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -33,7 +34,7 @@ func TestHeld(t *testing.T) {
 func TestWriteFileAtomic(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f.jsonl")
 	for _, content := range []string{"one\n", "two\n"} {
-		if err := WriteFileAtomic(p, ".f-", []byte(content), 0o600); err != nil {
+		if err := WriteFileAtomic(p, ".f-", []byte(content), nil); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(p)
@@ -44,5 +45,25 @@ func TestWriteFileAtomic(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Dir(p))
 	if len(ents) != 1 {
 		t.Fatalf("temp files left: %v", ents)
+	}
+}
+
+// TestWriteFileAtomicKeepsOwner: a file rewritten by root for a service user
+// keeps its owner and mode, so the service can still write it.
+func TestWriteFileAtomicKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give a file away")
+	}
+	p := filepath.Join(t.TempDir(), "f.jsonl")
+	os.WriteFile(p, []byte("old\n"), 0o640)
+	os.Chown(p, 65534, 65534)
+	like, _ := os.Stat(p)
+	if err := WriteFileAtomic(p, ".f-", []byte("new\n"), like); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 65534 || st.Gid != 65534 || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("owner %d:%d mode %v, want 65534:65534 0640", st.Uid, st.Gid, fi.Mode().Perm())
 	}
 }

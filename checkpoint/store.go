@@ -143,7 +143,7 @@ func (s *Store) Save(st State) error {
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(s.dir, FileName), tempPrefix, b, 0o600)
+	return WriteFileAtomic(filepath.Join(s.dir, FileName), tempPrefix, b, nil)
 }
 
 // Close releases the directory lock.

@@ -126,7 +126,9 @@ func (d *DeadLetterFile) Close() error {
 }
 
 func openLetterLock(path string) (*os.File, error) {
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	// Read-only is enough for flock, and 0644 lets the agent's user lock a
+	// file that root created running a replay.
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open dead-letter lock: %w", err)
 	}

@@ -69,13 +69,18 @@ func parseLetters(b []byte) []DeadLetterLine {
 func UpdateDeadLetters(path string, change map[string][]byte) (int, error) {
 	left := 0
 	err := withLetterLock(path, func() error {
-		b, err := os.ReadFile(path)
+		fi, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sweepLetterTemps(path)
 		var out []byte
 		for _, l := range parseLetters(b) {
 			raw := l.Raw
@@ -90,7 +95,7 @@ func UpdateDeadLetters(path string, change map[string][]byte) (int, error) {
 			}
 			out = append(append(out, raw...), '\n')
 		}
-		return checkpoint.WriteFileAtomic(path, "."+filepath.Base(path)+"-", out, 0o600)
+		return checkpoint.WriteFileAtomic(path, letterTempPrefix(path), out, fi)
 	})
 	return left, err
 }
@@ -107,4 +112,15 @@ func withLetterLock(path string, fn func() error) error {
 		return fmt.Errorf("lock dead letters: %w", err)
 	}
 	return fn() // closing the lock file releases the lock
+}
+
+func letterTempPrefix(path string) string { return "." + filepath.Base(path) + "-" }
+
+// sweepLetterTemps removes temp files left by a rewrite that crashed; the
+// caller holds the lock, so no rewrite is under way.
+func sweepLetterTemps(path string) {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), letterTempPrefix(path)+"*"))
+	for _, p := range left {
+		os.Remove(p)
+	}
 }

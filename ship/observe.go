@@ -26,7 +26,10 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	m.Requests.WithLabelValues(StatusClass(status, err)).Inc()
 	// A request canceled by spanshipper (shutdown) says nothing about the
 	// backend; one that ran out of --request-timeout does.
-	if Classify(status, err) == Transient && !errors.Is(req.Context().Err(), context.Canceled) {
+	if ctxErr := req.Context().Err(); Classify(status, err) == Transient && !errors.Is(ctxErr, context.Canceled) {
+		if dl, ok := req.Context().Deadline(); ok && !time.Now().Before(dl) {
+			err = context.DeadlineExceeded // the transport words it in several ways
+		}
 		o.c.health.set(false, "backend unavailable: "+Cause(status, "", err, o.c.cfg.RequestTimeout))
 		m.BackendUp.Set(0)
 	} else if err == nil {
