@@ -89,6 +89,11 @@ func (f *failureLog) success() {
 	}
 	n, d, shown := f.spellFails, f.now().Sub(f.spellStart), f.spellShown
 	f.spellFails, f.spellStart, f.spellShown = 0, time.Time{}, false
+	if shown {
+		// The recovery line counts them; a later summary must not again.
+		f.held = 0
+		clear(f.heldCauses)
+	}
 	f.mu.Unlock()
 	if shown {
 		f.log.Info(fmt.Sprintf("backend reachable again after %s (%d failed attempts)", d.Round(time.Millisecond), n), "endpoint", f.endpoint)

@@ -83,6 +83,12 @@ func TestFailureLogOnceThenSummary(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 3 {
 		t.Fatalf("intermittent failure flooded the log (%d lines):\n%s", n, buf.String())
 	}
+	// Past the period the next failure summarises the one held back.
+	now = now.Add(time.Minute)
+	f.failure("connection refused")
+	if !strings.Contains(buf.String(), "failed_attempts=2") {
+		t.Fatalf("the held-back failure is not in the summary:\n%s", buf.String())
+	}
 }
 
 func TestCause(t *testing.T) {
@@ -278,5 +284,22 @@ func TestTimeoutMakesNotReady(t *testing.T) {
 	}
 	if got, _ := why.Load().(string); !strings.Contains(got, "timeout: no answer within --request-timeout 50ms") {
 		t.Fatalf("/readyz reason during timeouts: %q", got)
+	}
+}
+
+// TestFailureLogRecoveryCountsOnce: failures counted by a recovery line are
+// not summarised again by the next failure.
+func TestFailureLogRecoveryCountsOnce(t *testing.T) {
+	var buf syncBuf
+	now := time.Unix(1_800_000_000, 0)
+	f := newFailureLog(slog.New(slog.NewTextHandler(&buf, nil)), "e", 30*time.Second, func() time.Time { return now }, func() int64 { return 0 })
+	f.failure("connection refused")
+	f.failure("connection refused")
+	f.failure("connection refused")
+	f.success()
+	now = now.Add(time.Hour)
+	f.failure("connection refused")
+	if !strings.Contains(buf.String(), "(3 failed attempts)") || buf.count("span API request failed") != 2 || buf.count("keep failing") != 0 {
+		t.Fatalf("want a recovery line for 3 attempts, then a fresh failure line:\n%s", buf.String())
 	}
 }
