@@ -122,7 +122,9 @@ func TestPoisonReplayed(t *testing.T) {
 			morePoison++
 		}
 	}
-	waitFor(t, "the new file final", func() bool { return metric(t, addr, "spanshipper_lag_bytes") == 0 && metric(t, addr, "spanshipper_buffered_spans") == 0 })
+	waitFor(t, "the new file final", func() bool {
+		return metric(t, addr, "spanshipper_lag_bytes") == 0 && metric(t, addr, "spanshipper_buffered_spans") == 0
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for len(deadLetters(t, state)) < morePoison && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
