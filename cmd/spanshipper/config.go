@@ -27,35 +27,37 @@ type KV struct{ Key, Value string }
 // flags, SPANSHIPPER_* variables, upstream aliases and defaults, in that
 // order of precedence.
 type Config struct {
-	Paths            []string
-	Excludes         []string
-	Endpoint         string
-	APIKey           ship.Secret // prints as [redacted]
-	APIKeySource     string      // where the key came from, for the start-up line
-	AccountID        string
-	SkipSpanStart    bool
+	Paths           []string
+	Excludes        []string
+	Endpoint        string
+	APIKey          ship.Secret // prints as [redacted]
+	APIKeySource    string      // where the key came from, for the start-up line
+	AccountID       string
+	SkipSpanStart   bool
+	BatchSize       int
+	Linger          time.Duration
+	Concurrency     int
+	MaxRetries      int
+	MaxBuffered     int
+	StateDir        string
+	StartAt         string
+	MaxOpenFiles    int
+	MaxLineBytes    int
+	Metadata        []KV
+	Gzip            bool
+	RequestTimeout  time.Duration
+	Listen          string
+	LogLevel        string
+	LogFormat       string
+	ExitOnEOF       bool
+	ShutdownTimeout time.Duration
+	Format          string // auto, span, cri or docker
+	K8sMetadata     bool
+	InsecureHTTP    bool // allow a key over http:// to a host that is not loopback
+
+	// Orphan-start rescue (--orphan-after, --max-pending-starts).
 	OrphanAfter      time.Duration // held span starts ship after this; 0: dropped at once
 	MaxPendingStarts int
-	BatchSize        int
-	Linger           time.Duration
-	Concurrency      int
-	MaxRetries       int
-	MaxBuffered      int
-	StateDir         string
-	StartAt          string
-	MaxOpenFiles     int
-	MaxLineBytes     int
-	Metadata         []KV
-	Gzip             bool
-	RequestTimeout   time.Duration
-	Listen           string
-	LogLevel         string
-	LogFormat        string
-	ExitOnEOF        bool
-	ShutdownTimeout  time.Duration
-	Format           string // auto, span, cri or docker
-	K8sMetadata      bool
-	InsecureHTTP     bool // allow a key over http:// to a host that is not loopback
 
 	// Source says, per flag name, what decided its value: "--flag", a
 	// variable's name, or "default".
@@ -65,25 +67,27 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC §6.
 func DefaultConfig() Config {
 	return Config{
-		Endpoint:         "https://api.egp.scale.com",
-		SkipSpanStart:    true,
+		Endpoint:        "https://api.egp.scale.com",
+		SkipSpanStart:   true,
+		BatchSize:       200,
+		Linger:          250 * time.Millisecond,
+		Concurrency:     3,
+		StateDir:        "/var/lib/spanshipper",
+		StartAt:         "beginning",
+		MaxOpenFiles:    1024,
+		MaxLineBytes:    4 << 20,
+		RequestTimeout:  30 * time.Second,
+		Listen:          "127.0.0.1:9464",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 10 * time.Second,
+		Format:          "auto",
+		K8sMetadata:     true,
+		Source:          map[string]string{},
+
+		// Orphan-start rescue.
 		OrphanAfter:      5 * time.Minute,
 		MaxPendingStarts: 100000,
-		BatchSize:        200,
-		Linger:           250 * time.Millisecond,
-		Concurrency:      3,
-		StateDir:         "/var/lib/spanshipper",
-		StartAt:          "beginning",
-		MaxOpenFiles:     1024,
-		MaxLineBytes:     4 << 20,
-		RequestTimeout:   30 * time.Second,
-		Listen:           "127.0.0.1:9464",
-		LogLevel:         "info",
-		LogFormat:        "text",
-		ShutdownTimeout:  10 * time.Second,
-		Format:           "auto",
-		K8sMetadata:      true,
-		Source:           map[string]string{},
 	}
 }
 

@@ -47,13 +47,14 @@ func agentConfig(c Config, log *slog.Logger, m *metrics.Metrics) agent.Config {
 			MaxRetries:     c.MaxRetries,
 			RequestTimeout: c.RequestTimeout,
 		},
+		Concurrency:     c.Concurrency,
+		MaxBuffered:     c.MaxBuffered,
+		ShutdownTimeout: c.ShutdownTimeout,
+		Logger:          log,
+		Metrics:         m,
+
 		OrphanAfter:      c.OrphanAfter,
 		MaxPendingStarts: c.MaxPendingStarts,
-		Concurrency:      c.Concurrency,
-		MaxBuffered:      c.MaxBuffered,
-		ShutdownTimeout:  c.ShutdownTimeout,
-		Logger:           log,
-		Metrics:          m,
 	}
 }
 
