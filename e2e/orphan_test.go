@@ -356,3 +356,52 @@ func TestHeldStartsDoNotInflateResends(t *testing.T) {
 		t.Errorf("with rescue on, %.0f re-sent over %d kills; holding starts must not hold the checkpoint back (limit %.0f)", resent["1m"], kills, limit)
 	}
 }
+
+// TestOrphanRescueInContainerLogs: in a CRI container log at a kubelet
+// path, a span that never ends is rescued with the pod metadata its end
+// would have carried, and its long start line, split by the runtime into
+// partial records, is rejoined before it is held.
+func TestOrphanRescueInContainerLogs(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "agents_worker-7_0b7c1a52-1111-2222-3333-444455556666", "agent")
+	os.MkdirAll(logDir, 0o755)
+	path := filepath.Join(logDir, "0.log")
+	cri := func(content string) []string {
+		var out []string
+		for len(content) > 100 {
+			out = append(out, "2026-11-26T03:00:00.000000001Z stdout P "+content[:100])
+			content = content[100:]
+		}
+		return append(out, "2026-11-26T03:00:00.000000002Z stdout F "+content)
+	}
+	w := spanFile{t, path}
+	w.write("2026-11-26T03:00:00.000000000Z stdout F agent starting")
+	w.write(cri(spanLine("trace-pod", "never-ends", false))...)
+	w.write(cri(spanLine("trace-pod", "ends", false))...)
+	w.write(cri(spanLine("trace-pod", "ends", true))...)
+	s := startSink(t)
+	sh := startProc(t, "shipper.log", "spanshipper", "--path", filepath.Join(dir, "pods", "*", "*", "*.log"),
+		"--endpoint", s.url(), "--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--orphan-after", "1s")
+	waitFor(t, "the rescue", func() bool { return len(s.starts(t)) == 1 })
+	sh.cmd.Process.Signal(syscall.SIGTERM)
+	if code := sh.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, sh.output())
+	}
+	if got := keys(s.starts(t)); !slices.Equal(got, []string{"trace-pod/never-ends"}) {
+		t.Fatalf("starts received %v, want the span that never ends", got)
+	}
+	var it struct {
+		EndTimestamp *string           `json:"end_timestamp"`
+		Metadata     map[string]any    `json:"metadata"`
+		Input        map[string]string `json:"input"`
+	}
+	json.Unmarshal(s.spans(t)["trace-pod/never-ends"], &it)
+	if it.EndTimestamp != nil || it.Input["q"] != "never-ends" {
+		t.Errorf("rescued item %+v", it)
+	}
+	for k, v := range map[string]string{"k8s.namespace.name": "agents", "k8s.pod.name": "worker-7", "k8s.container.name": "agent"} {
+		if it.Metadata[k] != v {
+			t.Errorf("rescued item metadata %s = %v, want %q (all: %v)", k, it.Metadata[k], v, it.Metadata)
+		}
+	}
+}
