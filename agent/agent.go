@@ -282,6 +282,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		if rerr := <-rescued; err == nil {
 			err = rerr
 		}
+		if err == nil && orph != nil && ctx.Err() == nil {
+			err = orph.shipDue(ctx) // --exit-on-eof: what is due ships now
+		}
 		if cerr := batcher.Close(sendCtx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 			err = cerr
 		}

@@ -92,17 +92,11 @@ func (o *orphans) send(ctx context.Context, r *orphan.Rescue) error {
 // behind the checkpoint, a journaled one is still in the journal.
 func (o *orphans) run(ctx context.Context) error {
 	for {
-		due, err := o.set.Due(rescueBatch)
-		for i := range due {
-			if err := o.send(ctx, &due[i]); err != nil {
-				return nil // ctx ended
-			}
-		}
-		if err != nil {
+		if err := o.shipDue(ctx); err != nil {
 			return err
 		}
-		if len(due) == rescueBatch {
-			continue
+		if ctx.Err() != nil {
+			return nil
 		}
 		wait := time.Second
 		if t, ok := o.set.NextDue(); ok {
@@ -112,6 +106,22 @@ func (o *orphans) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
+		}
+	}
+}
+
+// shipDue ships every held start that is due now. It returns nil when
+// ctx ends.
+func (o *orphans) shipDue(ctx context.Context) error {
+	for {
+		due, err := o.set.Due(rescueBatch)
+		for i := range due {
+			if o.send(ctx, &due[i]) != nil {
+				return nil // ctx ended
+			}
+		}
+		if err != nil || len(due) < rescueBatch {
+			return err
 		}
 	}
 }
