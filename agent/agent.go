@@ -270,15 +270,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		// The rescuer adds to the batcher too, so it stops before Close.
-		rctx, stopRescue := context.WithCancel(ctx)
+		stopRescue := make(chan struct{})
 		rescued := make(chan error, 1)
 		if orph != nil {
-			go func() { rescued <- orph.run(rctx) }()
+			go func() { rescued <- orph.run(ctx, stopRescue) }()
 		} else {
 			rescued <- nil
 		}
 		err := tl.Run(ctx)
-		stopRescue()
+		close(stopRescue)
 		if rerr := <-rescued; err == nil {
 			err = rerr
 		}

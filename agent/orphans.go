@@ -87,10 +87,11 @@ func (o *orphans) send(ctx context.Context, r *orphan.Rescue) error {
 	})
 }
 
-// run ships held starts as they fall due, until ctx ends. A start taken
-// but not handed on when ctx ends is not lost: a fresh one's line is still
-// behind the checkpoint, a journaled one is still in the journal.
-func (o *orphans) run(ctx context.Context) error {
+// run ships held starts as they fall due, until ctx ends or stop is
+// closed (between two rounds: a round under way is finished). A start
+// taken but not handed on when ctx ends is not lost: a fresh one's line is
+// still behind the checkpoint, a journaled one is still in the journal.
+func (o *orphans) run(ctx context.Context, stop <-chan struct{}) error {
 	for {
 		if err := o.shipDue(ctx); err != nil {
 			return err
@@ -104,6 +105,8 @@ func (o *orphans) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-stop:
 			return nil
 		case <-time.After(wait):
 		}
