@@ -101,23 +101,32 @@ class _Records:
 
 
 # Every open writer, so that a fork gets each one's lock in a consistent state (the logging
-# module does the same for its handlers).
+# module does the same for its handlers). _registry_lock keeps the set still during a fork.
 _writers: "weakref.WeakSet[_LineWriter]" = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_forking: list = []
 
 
 def _before_fork() -> None:
-    for w in list(_writers):
+    _registry_lock.acquire()
+    _forking[:] = list(_writers)
+    for w in _forking:
         w._lock.acquire()
 
 
 def _after_fork_in_parent() -> None:
-    for w in list(_writers):
+    for w in _forking:
         w._lock.release()
+    _forking.clear()
+    _registry_lock.release()
 
 
 def _after_fork_in_child() -> None:
-    for w in list(_writers):
+    global _registry_lock
+    for w in _forking:
         w._lock = threading.Lock()
+    _forking.clear()
+    _registry_lock = threading.Lock()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
@@ -158,7 +167,8 @@ class _LineWriter:
         self._flock_fd = -1  # this process's descriptor for flock; -2: none available
         self._last_error_log = float("-inf")
         self._unreported = 0
-        _writers.add(self)
+        with _registry_lock:
+            _writers.add(self)
 
     def write(self, lines: list[bytes]) -> None:
         with self._lock:
