@@ -11,7 +11,8 @@ parts spanshipper_agentex uses, with the SDK's module paths, class names and sig
   agentex/lib/core/tracing/processors/sgp_tracing_processor.py
                                                           _add_source_to_span (no SGP client)
   agentex/lib/core/tracing/tracing_processor_manager.py   TracingProcessorManager and its globals
-It is not the SDK: HTTP clients, dotenv loading and logging are left out. Pydantic is Debian's
-python3-pydantic (v1); the SDK uses v2, so _models.BaseModel adds the v2 method names the
-processors call (model_dump_json, model_copy), as the SDK's Stainless models do under v1.
+It is not the SDK: HTTP clients, dotenv loading and logging are left out. It runs on pydantic
+v2 (which the SDK requires) and on v1 (Debian 12's python3-pydantic): under v1,
+_models.BaseModel adds the v2 method names the processors call (model_dump_json, model_copy),
+as the SDK's Stainless models do.
 """
