@@ -182,3 +182,82 @@ func shipAgentexSpans(t *testing.T, py string) {
 	}
 	t.Logf("writer: %+v; %d span ends shipped (%d with object data, %d errors)", summary, len(ends), objects, errors)
 }
+
+// TestAgentexStdoutShipsFromContainerLog: the Kubernetes path. Threads and forked processes
+// write spans through the processor to stdout (a pipe, as a container's), the output is laid
+// out as the container runtime writes it (CRI lines, split into P records at 16 KiB, among
+// the agent's ordinary log lines on stdout and stderr) at a kubelet pod-log path, and every
+// span-end record arrives mapped exactly, with the pod's metadata.
+func TestAgentexStdoutShipsFromContainerLog(t *testing.T) {
+	pythons, versions := agentexPythons(t)
+	for i, py := range pythons {
+		t.Run(versions[i], func(t *testing.T) { shipAgentexStdout(t, py) })
+	}
+}
+
+func shipAgentexStdout(t *testing.T, py string) {
+	dir := t.TempDir()
+	script, err := filepath.Abs(filepath.Join(agentexDir, "tests", "write_spans.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := runPython(t, py, 3*time.Minute, []string{"AGENT_NAME=pod-agent", "ACP_URL=http://127.0.0.1:1"}, dir,
+		script, "--stdout", "--threads", "2", "--forks", "2", "--spans", "60", "--seed", "15")
+	raw := filepath.Join(dir, "stdout.jsonl") // what the agent printed: the expectations
+	if err := os.WriteFile(raw, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const uid = "6f1c2d3e-0000-4000-8000-000000000014"
+	logPath := filepath.Join(dir, "pods", "agents_pod-a_"+uid, "agent", "0.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var cri bytes.Buffer
+	ts := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	record := func(stream, tag, content string) {
+		ts = ts.Add(time.Millisecond)
+		cri.WriteString(ts.Format(time.RFC3339Nano) + " " + stream + " " + tag + " " + content + "\n")
+	}
+	split := 0
+	for i, line := range strings.SplitAfter(string(out), "\n") {
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			continue
+		}
+		if i%50 == 0 {
+			record("stderr", "F", "INFO agent: still working")
+			record("stdout", "F", "plain text the agent printed")
+		}
+		for len(line) > 16<<10 { // containerd's default split
+			record("stdout", "P", line[:16<<10])
+			line = line[16<<10:]
+			split++
+		}
+		record("stdout", "F", line)
+	}
+	if err := os.WriteFile(logPath, cri.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if split == 0 {
+		t.Fatal("no line was long enough to be split into P records")
+	}
+
+	s := startSink(t)
+	sh := startProc(t, "shipper.log", "spanshipper", "--path", filepath.Join(dir, "pods", "*", "*", "*.log"),
+		"--endpoint", s.url(), "--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--exit-on-eof")
+	if code := sh.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("spanshipper exit %d; output:\n%s", code, sh.output())
+	}
+	ends, startOnly := expectations(t, raw)
+	if len(ends) == 0 || len(startOnly) == 0 {
+		t.Fatalf("stdout held %d span ends and %d start-only spans", len(ends), len(startOnly))
+	}
+	got := s.spans(t)
+	checkDelivered(t, got, ends, startOnly, map[string]string{
+		"k8s.namespace.name": "agents", "k8s.pod.name": "pod-a", "k8s.pod.uid": uid, "k8s.container.name": "agent",
+	})
+	if len(got) != len(ends) {
+		t.Errorf("receiver holds %d spans, want %d", len(got), len(ends))
+	}
+	t.Logf("%d span ends from %d bytes of stdout, %d P records", len(ends), len(out), split)
+}
