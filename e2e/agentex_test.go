@@ -19,12 +19,13 @@ import (
 
 const agentexDir = "../integrations/agentex"
 
-// agentexPythons returns the distinct python3 interpreters that import pydantic, among
+// eachPython runs f as a subtest, named for its pydantic version, with each distinct python3
+// that imports pydantic, among
 // $SPANSHIPPER_PYTHON, python3 on PATH and /usr/bin/python3 (where Debian's python3-pydantic
 // installs), each with its pydantic version: the processors are tested on each (pydantic v2 as
 // the SDK requires, v1 from Debian 12). Without one the test is skipped, unless
 // SPANSHIPPER_REQUIRE_TOOLS is set (.ci/run sets it and installs the package).
-func agentexPythons(t *testing.T) (pythons, versions []string) {
+func eachPython(t *testing.T, f func(t *testing.T, py string)) {
 	t.Helper()
 	candidates := []string{os.Getenv("SPANSHIPPER_PYTHON")}
 	if p, err := exec.LookPath("python3"); err == nil {
@@ -41,18 +42,16 @@ func agentexPythons(t *testing.T) (pythons, versions []string) {
 			continue
 		}
 		seen[string(out)] = true
-		pythons = append(pythons, c)
-		versions = append(versions, "pydantic-"+strings.Fields(string(out))[1])
+		t.Run("pydantic-"+strings.Fields(string(out))[1], func(t *testing.T) { f(t, c) })
 	}
-	if len(pythons) > 0 {
-		return pythons, versions
+	if len(seen) > 0 {
+		return
 	}
 	msg := "no python3 that imports pydantic (Debian package python3-pydantic; .ci/run installs it)"
 	if _, required := os.LookupEnv("SPANSHIPPER_REQUIRE_TOOLS"); required {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return nil, nil
 }
 
 // runPython runs a Python program in its own process group, killed whole (forked workers
@@ -90,12 +89,19 @@ func runPython(t *testing.T, py string, limit time.Duration, env []string, dir s
 // processors as the SDK adds its own; rotation keeps its backups; threads and forked processes
 // share a stdout pipe without torn lines; the async processor never blocks the event loop.
 func TestAgentexProcessorPythonTests(t *testing.T) {
-	pythons, versions := agentexPythons(t)
-	for i, py := range pythons {
-		t.Run(versions[i], func(t *testing.T) {
-			runPython(t, py, 3*time.Minute, nil, filepath.Join(agentexDir, "tests"), "-m", "unittest", "-v")
-		})
+	eachPython(t, func(t *testing.T, py string) {
+		runPython(t, py, 3*time.Minute, nil, filepath.Join(agentexDir, "tests"), "-m", "unittest", "-v")
+	})
+}
+
+// writeSpans runs integrations/agentex/tests/write_spans.py in dir and returns its stdout.
+func writeSpans(t *testing.T, py, dir string, env []string, args ...string) []byte {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join(agentexDir, "tests", "write_spans.py"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return runPython(t, py, 3*time.Minute, env, dir, append([]string{script}, args...)...)
 }
 
 // TestAgentexProcessorShipsEverySpanEnd: threads, two forked processes (forked while the
@@ -104,10 +110,7 @@ func TestAgentexProcessorPythonTests(t *testing.T) {
 // torn or interleaved, and every span-end record arrives mapped exactly, with the agent's
 // identity in its metadata.
 func TestAgentexProcessorShipsEverySpanEnd(t *testing.T) {
-	pythons, versions := agentexPythons(t)
-	for i, py := range pythons {
-		t.Run(versions[i], func(t *testing.T) { shipAgentexSpans(t, py) })
-	}
+	eachPython(t, shipAgentexSpans)
 }
 
 func shipAgentexSpans(t *testing.T, py string) {
@@ -118,13 +121,9 @@ func shipAgentexSpans(t *testing.T, py string) {
 		"--state-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0")
 	addr := metricsAddr(t, sh)
 
-	script, err := filepath.Abs(filepath.Join(agentexDir, "tests", "write_spans.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := runPython(t, py, 3*time.Minute,
-		[]string{"AGENT_NAME=e2e-agent", "AGENT_ID=agent-14", "ACP_TYPE=async", "ACP_URL=http://127.0.0.1:1"}, dir,
-		script, "--path", path, "--max-bytes", "1048576", "--backups", "1000",
+	out := writeSpans(t, py, dir,
+		[]string{"AGENT_NAME=e2e-agent", "AGENT_ID=agent-14", "ACP_TYPE=async", "ACP_URL=http://127.0.0.1:1"},
+		"--path", path, "--max-bytes", "1048576", "--backups", "1000",
 		"--threads", "3", "--forks", "2", "--async-tasks", "3", "--spans", "150", "--seed", "14", "--verify")
 	var summary struct {
 		Lines   int `json:"lines"`
@@ -189,20 +188,13 @@ func shipAgentexSpans(t *testing.T, py string) {
 // the agent's ordinary log lines on stdout and stderr) at a kubelet pod-log path, and every
 // span-end record arrives mapped exactly, with the pod's metadata.
 func TestAgentexStdoutShipsFromContainerLog(t *testing.T) {
-	pythons, versions := agentexPythons(t)
-	for i, py := range pythons {
-		t.Run(versions[i], func(t *testing.T) { shipAgentexStdout(t, py) })
-	}
+	eachPython(t, shipAgentexStdout)
 }
 
 func shipAgentexStdout(t *testing.T, py string) {
 	dir := t.TempDir()
-	script, err := filepath.Abs(filepath.Join(agentexDir, "tests", "write_spans.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := runPython(t, py, 3*time.Minute, []string{"AGENT_NAME=pod-agent", "ACP_URL=http://127.0.0.1:1"}, dir,
-		script, "--stdout", "--threads", "2", "--forks", "2", "--spans", "60", "--seed", "15")
+	out := writeSpans(t, py, dir, []string{"AGENT_NAME=pod-agent", "ACP_URL=http://127.0.0.1:1"},
+		"--stdout", "--threads", "2", "--forks", "2", "--spans", "60", "--seed", "15")
 	raw := filepath.Join(dir, "stdout.jsonl") // what the agent printed: the expectations
 	if err := os.WriteFile(raw, out, 0o644); err != nil {
 		t.Fatal(err)

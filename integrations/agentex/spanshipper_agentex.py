@@ -302,25 +302,30 @@ class SpanFileProcessorConfig:
         self.path, self.max_bytes, self.backups = path, max_bytes, backups
 
 
-class SpanFileProcessor(SyncTracingProcessor):
-    """SpanFileProcessor writes each span on start and on end as one JSON line.
-
-    path=None writes to stdout; max_bytes=0 never rotates; backups is how many rotated files
-    (path.1 ... path.<backups>) are kept.
-    """
+class _SpanLines:
+    """What both processors share: the writer, the records, and how they are built."""
 
     def __init__(self, path: Optional[str] = None, max_bytes: int = 0, backups: int = 5) -> None:
         self._writer = _LineWriter(path, max_bytes, backups)
         self._records = _Records()
 
     @classmethod
-    def from_config(cls, config: SpanFileProcessorConfig) -> "SpanFileProcessor":
+    def from_config(cls, config: SpanFileProcessorConfig) -> Any:
+        """from_config builds the processor the way the SDK's manager builds its own."""
         return cls(config.path, config.max_bytes, config.backups)
 
     @property
     def lost_lines(self) -> int:
         """Lines that could not be written (each one logged or counted into a logged summary)."""
         return self._writer.lost_lines
+
+
+class SpanFileProcessor(_SpanLines, SyncTracingProcessor):
+    """SpanFileProcessor writes each span on start and on end as one JSON line.
+
+    Built with (path=None, max_bytes=0, backups=5): path=None writes to stdout; max_bytes=0
+    never rotates; backups is how many rotated files (path.1 ... path.<backups>) are kept.
+    """
 
     def on_span_start(self, span: Any) -> None:
         self._writer.write([self._records.line(span)])
@@ -332,7 +337,7 @@ class SpanFileProcessor(SyncTracingProcessor):
         self._writer.close()
 
 
-class AsyncSpanFileProcessor(AsyncTracingProcessor):
+class AsyncSpanFileProcessor(_SpanLines, AsyncTracingProcessor):
     """AsyncSpanFileProcessor is SpanFileProcessor for the SDK's async tracing.
 
     Writes happen on one thread of its own, in the order they were submitted; the coroutines
@@ -340,19 +345,9 @@ class AsyncSpanFileProcessor(AsyncTracingProcessor):
     """
 
     def __init__(self, path: Optional[str] = None, max_bytes: int = 0, backups: int = 5) -> None:
-        self._writer = _LineWriter(path, max_bytes, backups)
-        self._records = _Records()
+        super().__init__(path, max_bytes, backups)
         self._executor: Optional[ThreadPoolExecutor] = None
         self._executor_pid = 0
-
-    @classmethod
-    def from_config(cls, config: SpanFileProcessorConfig) -> "AsyncSpanFileProcessor":
-        return cls(config.path, config.max_bytes, config.backups)
-
-    @property
-    def lost_lines(self) -> int:
-        """Lines that could not be written (each one logged or counted into a logged summary)."""
-        return self._writer.lost_lines
 
     async def on_span_start(self, span: Any) -> None:
         await self._write([span])
