@@ -167,6 +167,7 @@ class _LineWriter:
         self._flock_fd = -1  # this process's descriptor for flock; -2: none available
         self._last_error_log = float("-inf")
         self._unreported = 0
+        self._written = 0  # lines of the current write() call written so far
         with _registry_lock:
             _writers.add(self)
 
@@ -174,6 +175,7 @@ class _LineWriter:
         with self._lock:
             if self._pid != os.getpid():
                 self._forked()
+            self._written = 0
             try:
                 if self.path is None:
                     self._write_stdout(lines)
@@ -181,7 +183,7 @@ class _LineWriter:
                     self._write_file(lines)
             except OSError as err:
                 self._close_file()  # reopened at the next write
-                self._failed(err, len(lines))
+                self._failed(err, len(lines) - self._written)
 
     def close(self) -> None:
         with self._lock:
@@ -216,6 +218,7 @@ class _LineWriter:
                     self._flock(fcntl.LOCK_SH)
                     self._current()
                 _write_all(self._fd, line)
+                self._written += 1
         finally:
             if rotating:
                 self._flock(fcntl.LOCK_UN)
@@ -227,6 +230,7 @@ class _LineWriter:
         try:
             for line in lines:
                 _write_all(1, line)
+                self._written += 1
         finally:
             if fd >= 0:
                 fcntl.flock(fd, fcntl.LOCK_UN)
