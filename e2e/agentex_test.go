@@ -104,9 +104,9 @@ func writeSpans(t *testing.T, py, dir string, env []string, args ...string) []by
 	return runPython(t, py, 3*time.Minute, env, dir, append([]string{script}, args...)...)
 }
 
-// TestAgentexProcessorShipsEverySpanEnd: threads, two forked processes (forked while the
-// threads write) and an event loop's tasks write spans of 200 B to 40 KiB through the
-// processors into one file that rotates every MiB, while spanshipper follows it. No line is
+// TestAgentexProcessorShipsEverySpanEnd: threads, two forked processes (sharing the
+// processor, with two threads each) and an event loop's tasks write spans of 200 B to 40 KiB
+// through the processors into one file that rotates every MiB, while spanshipper follows it. No line is
 // torn or interleaved, and every span-end record arrives mapped exactly, with the agent's
 // identity in its metadata.
 func TestAgentexProcessorShipsEverySpanEnd(t *testing.T) {
@@ -141,7 +141,7 @@ func shipAgentexSpans(t *testing.T, py string) {
 	}
 
 	ends, startOnly := expectations(t, path+"*")
-	const workers, spans = 3 + 2*2 + 3, 150
+	const workers, spans = 1 + 3 + 2*2 + 3, 150 // the parent's first, threads, forked processes' threads, tasks
 	if want := workers * (spans - spans/40); len(ends) != want || len(startOnly) != workers*(spans/40) {
 		t.Fatalf("files hold %d span ends and %d start-only spans, want %d and %d", len(ends), len(startOnly), want, workers*(spans/40))
 	}

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -157,6 +158,67 @@ class FileTest(unittest.TestCase):
             ids += [r["id"] for r in read_lines(p)]
         # The newest lines, oldest first, none torn; older files were rotated out.
         self.assertEqual(ids, [f"span-{i}" for i in range(60 - len(ids), 60)])
+
+    def test_forks_while_threads_write_and_rotate(self):
+        # Processes forked while other threads are inside the writer (holding its lock, a flock,
+        # or mid-rotation) write on at once. Raw lines through the writer, without pydantic:
+        # pydantic v2's core is not safe to fork while another thread is inside it.
+        proc = SpanFileProcessor(self.path, max_bytes=64 << 10, backups=10000)
+        w = proc._writer
+        stop, counts = threading.Event(), {}
+
+        def line(name, i):
+            return json.dumps({"id": f"{name}-{i}", "pad": "x" * (i * 37 % 6000)}).encode() + b"\n"
+
+        def writer(k):
+            i = 0
+            while not stop.is_set() or i < 200:
+                w.write([line(f"t{k}", i)])
+                i += 1
+            counts[f"t{k}"] = i
+
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        pids = []
+        try:
+            for j in range(6):
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        for i in range(200):
+                            w.write([line(f"f{j}", i)])
+                        os._exit(0 if w.lost_lines == 0 else 3)
+                    finally:
+                        os._exit(1)
+                pids.append(pid)
+                counts[f"f{j}"] = 200
+            deadline = time.monotonic() + DEADLINE
+            codes = {}
+            while len(codes) < len(pids) and time.monotonic() < deadline:
+                for pid in pids:
+                    if pid not in codes:
+                        done, status = os.waitpid(pid, os.WNOHANG)
+                        if done == pid:
+                            codes[pid] = os.waitstatus_to_exitcode(status)
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            for pid in pids:
+                if pid not in codes:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+        self.assertEqual(len(codes), len(pids), "a forked process hung in the writer")
+        self.assertEqual(set(codes.values()), {0}, "a forked process failed to write")
+        got = {}
+        for p in write_spans.rotated_files(self.path):
+            for rec in read_lines(p):
+                got[rec["id"]] = got.get(rec["id"], 0) + 1
+        want = {f"{name}-{i}": 1 for name, n in counts.items() for i in range(n)}
+        self.assertEqual(got, want)
+        self.assertGreater(len(write_spans.rotated_files(self.path)), 10)
 
     def test_follows_a_file_renamed_or_deleted_by_someone_else(self):
         proc = SpanFileProcessor(self.path)

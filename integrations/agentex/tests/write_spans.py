@@ -6,8 +6,12 @@ Used by the tests (test_spanshipper_agentex.py and spanshipper's e2e/agentex_tes
     write_spans.py --stdout                                              # stdout (a pipe, as in Kubernetes)
 
 One SpanFileProcessor is shared by --threads threads of this process and by --forks forked
-children (each writing from two threads, forked while the parent's threads write); in file
-mode an AsyncSpanFileProcessor on the same file serves --async-tasks tasks of an event loop.
+children, each writing from two threads; in file mode an AsyncSpanFileProcessor on the same
+file serves --async-tasks tasks of an event loop. The children are forked after the processor
+has written (worker "p0"), so they inherit its open descriptors, but before any thread starts:
+pydantic v2's core holds locks of its own while it validates, and a child forked while another
+thread is inside it can hang (fork with threads is unsafe for such libraries; the processor's
+own locks are fork-safe, tested with raw lines in test_spanshipper_agentex.py).
 Worker w writes span ids "w-0" ... "w-<spans-1>": a start line, then (except for every 40th
 span, left open) an end line. Lines are 200 B to 40 KiB, sizes spread evenly on a log scale.
 The span data covers what the SDK's SGP processor handles: null, an object (some with
@@ -104,7 +108,7 @@ async def async_workers(path, max_bytes, backups, tasks, n, seed):
 
 
 def workers(args) -> list[str]:
-    names = [f"t{k}" for k in range(args.threads)]
+    names = ["p0"] + [f"t{k}" for k in range(args.threads)]
     names += [f"f{j}t{k}" for j in range(args.forks) for k in range(2)]
     if args.path:
         names += [f"a{k}" for k in range(args.async_tasks)]
@@ -113,15 +117,10 @@ def workers(args) -> list[str]:
 
 def run(args) -> None:
     proc = spanshipper_agentex.SpanFileProcessor(args.path, args.max_bytes, args.backups)
-    threads = [threading.Thread(target=sync_worker, args=(proc, f"t{k}", args.spans, args.seed)) for k in range(args.threads)]
-    if args.path and args.async_tasks:
-        threads.append(threading.Thread(target=asyncio.run, args=(
-            async_workers(args.path, args.max_bytes, args.backups, args.async_tasks, args.spans, args.seed),)))
-    for t in threads:
-        t.start()
+    sync_worker(proc, "p0", args.spans, args.seed)
     children = []
     for j in range(args.forks):
-        pid = os.fork()  # while the threads above write through proc
+        pid = os.fork()
         if pid == 0:
             code = 0
             try:
@@ -138,6 +137,12 @@ def run(args) -> None:
             finally:
                 os._exit(code)
         children.append(pid)
+    threads = [threading.Thread(target=sync_worker, args=(proc, f"t{k}", args.spans, args.seed)) for k in range(args.threads)]
+    if args.path and args.async_tasks:
+        threads.append(threading.Thread(target=asyncio.run, args=(
+            async_workers(args.path, args.max_bytes, args.backups, args.async_tasks, args.spans, args.seed),)))
+    for t in threads:
+        t.start()
     for t in threads:
         t.join()
     failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
