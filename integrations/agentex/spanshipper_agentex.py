@@ -13,8 +13,8 @@ the record is written from a copy.
 
 How lines are written:
 - Every line is one ``os.write`` on an ``O_APPEND`` descriptor, so lines from threads, forked
-  workers and other processes appending to the same file never interleave (a short write, e.g.
-  on a full disk, is completed by further writes).
+  workers and other processes appending to the same file never interleave on a local
+  filesystem (not NFS); a short write, e.g. on a full disk, is completed by further writes.
 - ``max_bytes > 0`` rotates by rename, as logging.handlers.RotatingFileHandler names files:
   ``path`` becomes ``path.1``, ``path.1`` becomes ``path.2``, ... up to ``path.<backups>``,
   and a new ``path`` is created. Every process writing the file takes a shared flock on its
