@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -200,7 +201,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// sendCtx outlives ctx by up to ShutdownTimeout so what was read ships.
 	sendCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
+	var stopping atomic.Int64 // unix nanoseconds of the stop signal
 	stopTimer := context.AfterFunc(ctx, func() {
+		stopping.Store(time.Now().UnixNano())
+		a.log.Info("stopping: reading stopped; shipping the spans already read, then writing the checkpoint",
+			"spans_to_drain", a.prog.buffered.Load(), "within", a.cfg.ShutdownTimeout.String())
 		t := time.AfterFunc(a.cfg.ShutdownTimeout, func() {
 			a.log.Warn("shutdown timeout reached; records not yet delivered stay behind the checkpoint and are re-read next start")
 			abandon()
@@ -279,6 +284,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if runErr != nil {
 		return runErr
 	}
-	a.log.Info("stopped", "checkpoint", filepath.Join(a.cfg.StateDir, checkpoint.FileName))
+	attrs := []any{"checkpoint", filepath.Join(a.cfg.StateDir, checkpoint.FileName)}
+	if at := stopping.Load(); at != 0 {
+		attrs = append(attrs, "drained_in", time.Since(time.Unix(0, at)).Round(time.Millisecond).String(), "left_for_next_start", a.prog.buffered.Load())
+	}
+	a.log.Info("stopped", attrs...)
 	return nil
 }

@@ -32,6 +32,7 @@ func (c *Config) LogAttrs() []slog.Attr {
 		slog.Any("metadata_keys", md), slog.Bool("gzip", c.Gzip), slog.Duration("request_timeout", c.RequestTimeout),
 		slog.String("listen", c.Listen), slog.Bool("exit_on_eof", c.ExitOnEOF), slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("format", c.Format), slog.Bool("k8s_metadata", c.K8sMetadata),
+		slog.Bool("insecure_http", c.InsecureHTTP),
 	}
 }
 
@@ -41,6 +42,8 @@ func usage() string {
 	b.WriteString(`Usage:
   spanshipper --path GLOB [flags]         tail span files and ship span-end records
   spanshipper status --state-dir DIR [--json]
+  spanshipper check [flags]               check the files, state dir and endpoint these flags name
+  spanshipper dead-letters list|replay --state-dir DIR [flags]
   spanshipper version
 
 Precedence: flag > SPANSHIPPER_* variable > upstream variable > default.
