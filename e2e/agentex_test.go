@@ -66,7 +66,8 @@ func runPython(t *testing.T, py string, limit time.Duration, env []string, dir s
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(append(os.Environ(), "PYTHONPATH="+standin), env...)
+	// No __pycache__ in the source tree.
+	cmd.Env = append(append(os.Environ(), "PYTHONPATH="+standin, "PYTHONDONTWRITEBYTECODE=1"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stdout, stderr bytes.Buffer
