@@ -22,6 +22,7 @@ type lineHandler struct {
 	ctx     context.Context // the reading context: ends when reading must stop
 	dec     *decode.Decoder // for files whose path carries no pod metadata
 	files   fileConfig
+	carry   carry // lines split across a log rotation
 	batcher *batch.Batcher
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
 	prog    *progress
@@ -48,6 +49,11 @@ func newLineHandler(ctx context.Context, fc fileConfig, b *batch.Batcher, sem *s
 
 // HandleLine implements tailer.Handler.
 func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) error {
+	if h.carry.waiting() {
+		if err := h.expireCarry(time.Now()); err != nil {
+			return err
+		}
+	}
 	st := h.state(f, line, start)
 	if st == nil {
 		f.Cursor().Skip(end) // blank, and the format is not decided yet
