@@ -73,5 +73,5 @@ func WriteFileAtomic(path, prefix string, b []byte, like fs.FileInfo) error {
 		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
 	}
 	ok = true
-	return syncDir(dir)
+	return SyncDir(dir)
 }

@@ -170,8 +170,9 @@ func (s *Store) sweep() {
 	}
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes a rename or a new file in dir durable (fsync of the
+// directory).
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync state dir: %w", err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
 )
 
 // FileName is the journal of held span starts inside the state directory.
@@ -243,7 +245,7 @@ func (j *journal) rewrite(lines [][2]int64) ([]int64, error) {
 		return nil, fmt.Errorf("compact pending starts: %w", err)
 	}
 	ok = true
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
+	if err := checkpoint.SyncDir(filepath.Dir(j.path)); err != nil {
 		return nil, err
 	}
 	j.f.Close()
@@ -258,16 +260,4 @@ func (j *journal) close() error { return j.f.Close() }
 func appendString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s)
 	return append(dst, b...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state dir: %w", err)
-	}
-	return nil
 }
