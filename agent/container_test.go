@@ -291,3 +291,47 @@ func TestDockerFile(t *testing.T) {
 		t.Errorf("invalid_frame = %v, want 1", got)
 	}
 }
+
+// TestLineSplitByRotation: the runtime reopened its log in the middle of a
+// line (kubelet rotation), so the line's first pieces end the renamed file
+// and its rest begins the new one. The pieces are joined whichever file is
+// read first; a new file's first record waits only while an older file of
+// its directory drains.
+func TestLineSplitByRotation(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		drainLate bool // the new file appears only after the renamed one was drained
+	}{{"new file read first", false}, {"renamed file drained first", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
+			os.MkdirAll(logDir, 0o755)
+			path := filepath.Join(logDir, "0.log")
+			x := spanLine("x", 300)
+			y := spanLine("y", 50)
+			os.WriteFile(path, []byte(cri("stdout", "F", spanLine("a", 0))+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+
+			r := newReceiver(t)
+			m, stop := runAgent(t, filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state"), r.URL, false)
+			waitUntil(t, "span a", func() bool { return r.item("a") != nil })
+			os.Rename(path, path+".20261125-101500")
+			if tc.drainLate {
+				time.Sleep(600 * time.Millisecond) // RotateWait is 100ms, the poll 50ms
+			}
+			os.WriteFile(path, []byte(cri("stdout", "F", x[200:])+cri("stdout", "F", y)+cri("stderr", "F", spanLine("z", 0))), 0o644)
+			waitUntil(t, "spans x, y, z", func() bool { return r.item("x") != nil && r.item("y") != nil && r.item("z") != nil })
+			stop()
+			if got := r.item("x")["input"].(map[string]any)["pad"]; got != strings.Repeat("x", 300) {
+				t.Errorf("joined span's content differs")
+			}
+			for _, reason := range []string{"invalid_json", "invalid_frame"} {
+				if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
+					t.Errorf("%v lines counted %s", n, reason)
+				}
+			}
+			if n := testutil.ToFloat64(m.LinesSkipped.WithLabelValues("not_span")); n != 1 {
+				t.Errorf("not_span = %v, want 1 (the warning)", n)
+			}
+		})
+	}
+}
