@@ -151,9 +151,10 @@ func testKubernetesNode(t *testing.T, format string) {
 
 	// Kill between rotations: a rotation while no shipper runs would take
 	// the rest of 0.log out of the glob before it is read (tailer/design.md).
-	// The kill comes once the checkpoint holds the agent's current log and
-	// no rotated one still draining; the restart well before the next
-	// rotation.
+	// The kill comes once the checkpoint holds the agent's current log, no
+	// rotated one still draining, and is past the line a rotation split
+	// (frame/design.md's remaining window); the restart well before the
+	// next rotation.
 	rotations := func() int {
 		names, _ := filepath.Glob(agentRotated)
 		seen := map[string]bool{}
@@ -166,6 +167,7 @@ func testKubernetesNode(t *testing.T, format string) {
 	}
 	link := filepath.Join(agent.dir(root), "0.log")
 	var badLines, notSpan float64 // over every run of the shipper
+	var killedAfter []int         // rotations before each kill
 	for i, n := range []int{1, 3} {
 		waitFor(t, fmt.Sprintf("rotation %d of the agent's log", n), func() bool {
 			if rotations() >= n {
@@ -179,7 +181,7 @@ func testKubernetesNode(t *testing.T, format string) {
 			return false
 		})
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			ok, held := followsOnlyCurrent(t, filepath.Join(root, "state"), link)
+			ok, held := followsOnlyCurrent(t, filepath.Join(root, "state"), link, format == "docker")
 			if ok {
 				break
 			}
@@ -189,6 +191,7 @@ func testKubernetesNode(t *testing.T, format string) {
 		}
 		badLines += metric(t, addr, "spanshipper_bad_lines_total")
 		notSpan += metric(t, addr, `spanshipper_lines_skipped_total{reason="not_span"}`)
+		killedAfter = append(killedAfter, rotations())
 		sh.cmd.Process.Kill()
 		sh.wait(t, 30*time.Second)
 		sh = startProc(t, fmt.Sprintf("shipper-%d.log", i+1), "spanshipper", args...)
@@ -227,19 +230,19 @@ func testKubernetesNode(t *testing.T, format string) {
 	// apart: reassembling them needs the group carried across the rotation.
 	straddling, straddlingAll := straddlingSpans(t, agentLog, agentRotated, format == "docker")
 	var lost []string
-	for k := range straddling {
+	for k, rot := range straddling {
 		if _, ok := got[k]; !ok {
-			lost = append(lost, k)
+			lost = append(lost, fmt.Sprintf("%s (rotation %d)", k, rot))
 			delete(ends, k)
 		}
 	}
 	if len(lost) > 0 {
-		t.Errorf("%d of %d span-end records whose partial group went on in the next file after a rotation are missing, e.g. %v: "+
-			"an open group must be carried across the rotation, not flushed at the rotated file's end", len(lost), len(straddling), lost[:min(3, len(lost))])
+		t.Errorf("%d of %d span-end records whose partial group went on in the next file after a rotation are missing (the shipper was killed after rotations %v), e.g. %v: "+
+			"an open group must be carried across the rotation", len(lost), len(straddling), killedAfter, lost[:min(3, len(lost))])
 	}
 	checkDelivered(t, got, ends, startOnly, agent.metadata())
 	for k := range got {
-		if _, ok := ends[k]; !ok && !straddling[k] {
+		if _, ok := ends[k]; !ok && straddling[k] == 0 {
 			t.Errorf("%s arrived: not a span-end record the pods printed", k)
 		}
 	}
@@ -255,34 +258,55 @@ func testKubernetesNode(t *testing.T, format string) {
 
 // followsOnlyCurrent reports whether the shipper's checkpoint holds the
 // file now at path and no other file found there (a rotated one that is
-// still being drained), and describes the entries it holds for path.
-func followsOnlyCurrent(t *testing.T, stateDir, path string) (bool, string) {
-	st, err := os.Stat(path)
+// still being drained), with its offset past the file's first complete
+// stdout line: a line that the rotation split between the old file and
+// this one is then joined and acknowledged (frame/design.md: a crash
+// before that loses the old file's piece). It describes the entries.
+func followsOnlyCurrent(t *testing.T, stateDir, path string, docker bool) (bool, string) {
+	f, err := os.Open(path)
 	if err != nil {
 		return false, err.Error() // between rename and reopen
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err.Error()
+	}
 	ino := st.Sys().(*syscall.Stat_t).Ino
+	firstLine := int64(-1) // where the first complete stdout line ends
+	r := bufio.NewReader(f)
+	for off := int64(0); firstLine < 0; {
+		rec, err := r.ReadBytes('\n')
+		if err != nil {
+			break
+		}
+		off += int64(len(rec))
+		if stream, partial, _ := containerRecord(rec[:len(rec)-1], docker); stream == "stdout" && !partial {
+			firstLine = off
+		}
+	}
 	cp, err := checkpoint.Load(stateDir)
 	if err != nil {
 		return false, err.Error()
 	}
-	n, current := 0, false
-	held := fmt.Sprintf("now inode %d, size %d;", ino, st.Size())
+	n, ok := 0, false
+	held := fmt.Sprintf("now inode %d, size %d, first stdout line ends at %d;", ino, st.Size(), firstLine)
 	for _, e := range cp.Files {
 		if e.Path == path {
 			n++
-			current = current || e.Ino == ino
+			ok = ok || e.Ino == ino && firstLine >= 0 && e.Offset >= firstLine
 			held += fmt.Sprintf(" inode %d offset %d size %d updated %s;", e.Ino, e.Offset, e.Size, e.Updated.Format(time.StampMilli))
 		}
 	}
-	return n == 1 && current, held
+	return n == 1 && ok, held
 }
 
 // straddlingSpans reads a container log and its rotated files, oldest
 // first, and finds the span records whose partial group began in one file
-// and went on in the next: it returns the keys of the span ends among them,
-// and how many there were of either kind.
-func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends map[string]bool, spans int) {
+// and went on in the next: it returns the span ends among them, each with
+// the rotation it went across (1: the first), and how many there were of
+// either kind.
+func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends map[string]int, spans int) {
 	t.Helper()
 	files, _ := filepath.Glob(rotatedGlob)
 	base := func(n string) string { return strings.TrimSuffix(n, ".gz") }
@@ -296,14 +320,16 @@ func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends m
 	})
 	type group struct {
 		content []byte
-		crossed bool // went on in the next file
+		crossed int // the rotation it went across, 0 for none
 	}
-	ends = map[string]bool{}
+	ends = map[string]int{}
 	open := map[string]*group{} // by stream
 	spanKey := regexp.MustCompile(`^\{"id":"([^"]+)".*?"end_time":(null|"[^"]+"),"trace_id":"([^"]+)"`)
-	for _, name := range append(files, log) {
+	for i, name := range append(files, log) {
 		for _, g := range open {
-			g.crossed = true
+			if g.crossed == 0 {
+				g.crossed = i
+			}
 		}
 		f, err := os.Open(name)
 		if err != nil {
@@ -329,10 +355,10 @@ func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends m
 				continue
 			}
 			delete(open, stream)
-			if m := spanKey.FindSubmatch(g.content); m != nil && g.crossed {
+			if m := spanKey.FindSubmatch(g.content); m != nil && g.crossed > 0 {
 				spans++
 				if string(m[2]) != "null" {
-					ends[string(m[3])+"/"+string(m[1])] = true
+					ends[string(m[3])+"/"+string(m[1])] = g.crossed
 				}
 			}
 		}
