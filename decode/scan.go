@@ -33,16 +33,19 @@ func skipString(b []byte, i int) (int, *Error) {
 	i++ // opening quote
 	for {
 		// Eight bytes at a time, jumping straight to the first one that
-		// needs a closer look; once a string is longer than that,
-		// plainPrefix takes 16 bytes per step (8 without assembly). The
-		// last few bytes of the line go byte by byte.
-		for i+8 <= len(b) {
+		// needs a closer look. Past 32 plain bytes the string is prose,
+		// not a key or an id: plainPrefix takes it 16 bytes per step (8
+		// without assembly); calling it sooner costs more than it saves
+		// on short strings. The last few bytes go byte by byte.
+		for n := 0; i+8 <= len(b); n++ {
 			if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
-			i += plainPrefix(b[i:])
+			if n == 3 {
+				i += plainPrefix(b[i:])
+			}
 		}
 		for i < len(b) && plain[b[i]] {
 			i++
