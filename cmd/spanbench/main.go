@@ -35,6 +35,9 @@ func main() {
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
 	idleFor := flag.Duration("idle-for", 30*time.Second, "length of the idle run")
+	nFiles := flag.Int("files", 2000, "files in the many-files run")
+	filesEvery := flag.Duration("files-every", 2*time.Second, "how often each file is written in the many-files run")
+	filesFor := flag.Duration("files-for", 40*time.Second, "length of the many-files run")
 	flag.Parse()
 	if profileDir != "" {
 		if err := os.MkdirAll(profileDir, 0o755); err != nil {
@@ -55,6 +58,8 @@ func main() {
 			err = gzipRun(ships, *dataDir, *spans, *runs)
 		case "latency":
 			err = latency(*bin, *rate, *latencyFor)
+		case "files":
+			err = manyFiles(*bin, *nFiles, *filesEvery, *filesFor)
 		case "idle":
 			err = idle(*bin, *idleFor)
 		}

@@ -91,10 +91,19 @@ func latency(bin string, rate float64, dur time.Duration) error {
 	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	fmt.Printf("RESULT latency: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs\n",
+	fmt.Printf("RESULT latency: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s\n",
 		len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
-		res.cpu.Seconds(), res.wall.Seconds())
+		res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, ends), againstBulk(perMillion(res.cpu, ends)))
 	return nil
+}
+
+// againstBulk is a cost per span as a ratio of the throughput run's, when
+// this invocation measured one.
+func againstBulk(perM float64) string {
+	if measured.bulk == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" = %.2fx the throughput run's", perM/measured.bulk)
 }
 
 // idle follows 200 files that nobody writes to and reports the CPU used.
