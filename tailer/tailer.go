@@ -43,7 +43,7 @@ type Config struct {
 	Include      []string      // globs of files to follow
 	Exclude      []string      // globs removed from Include's matches
 	StartAtEnd   bool          // files with no checkpoint found at start-up are read from their end
-	MaxOpenFiles int           // descriptors held at most; 0 means 1024
+	MaxOpenFiles int           // descriptors held at most; 0 means descriptorBudget()
 	MaxLineBytes int           // longer lines are skipped; 0 means 4 MiB
 	PollInterval time.Duration // stat and glob period; 0 means 1s
 	RotateWait   time.Duration // how long a renamed-away file stays open after its last data; 0 means 2s
@@ -61,7 +61,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.MaxOpenFiles <= 0 {
-		c.MaxOpenFiles = 1024
+		c.MaxOpenFiles = descriptorBudget()
 	}
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = 4 << 20
@@ -105,6 +105,7 @@ type Tailer struct {
 	buf     []byte
 	started bool
 	watcher *watcher
+	byPath  map[string]*File // the file each path last led to, for change notifications
 
 	scannedC chan struct{} // closed once the first scan is done
 	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
@@ -123,6 +124,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		rlog:     ratelog.New(cfg.Logger, time.Minute),
 		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
 		files:    make(map[identity]*File),
+		byPath:   make(map[string]*File),
 		buf:      make([]byte, 256<<10),
 		scannedC: make(chan struct{}),
 	}
@@ -251,17 +253,8 @@ func (t *Tailer) onEvents() {
 		t.scan()
 		return
 	}
-	if len(paths) == 0 {
-		return
-	}
-	t.mu.Lock()
-	byPath := make(map[string]*File, len(t.files))
-	for _, f := range t.files {
-		byPath[f.path] = f
-	}
-	t.mu.Unlock()
 	for p := range paths {
-		if f, ok := byPath[p]; ok {
+		if f, ok := t.byPath[p]; ok {
 			t.enqueue(f)
 		}
 	}
@@ -280,6 +273,7 @@ func (t *Tailer) drop(f *File, why string) {
 	}
 	n := len(t.files)
 	t.mu.Unlock()
+	t.unindex(f)
 	t.cfg.Metrics.FilesTracked.Set(float64(n))
 	t.log.Info("stopped following file", "path", f.path, "offset", f.readPos, "reason", why)
 }
