@@ -25,6 +25,7 @@ import (
 	"github.com/spanshipper/spanshipper/batch"
 	"github.com/spanshipper/spanshipper/checkpoint"
 	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/frame"
 	"github.com/spanshipper/spanshipper/metrics"
 	"github.com/spanshipper/spanshipper/ship"
 	"github.com/spanshipper/spanshipper/tailer"
@@ -35,9 +36,14 @@ const DeadLetterFile = "dead-letter.jsonl"
 
 // Config is the resolved configuration of one pipeline.
 type Config struct {
-	StateDir        string
-	Tailer          tailer.Config
-	Decode          decode.Options
+	StateDir string
+	Tailer   tailer.Config
+	Decode   decode.Options
+	// Format is how files are framed; Auto (the zero value) decides per
+	// file from its first line.
+	Format frame.Format
+	// K8sMetadata adds pod metadata from kubelet log paths to items.
+	K8sMetadata     bool
 	Batch           batch.Options
 	Ship            ship.Config // DeadLetters, Logger and Metrics are filled in by Run
 	Concurrency     int         // requests in flight; 0 means 3
@@ -208,7 +214,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	dups := a.m.SpansDropped.WithLabelValues("duplicate")
 	bopt.OnDuplicate = dups.Inc
 	batcher := batch.New(sendCtx, bopt)
-	h := newLineHandler(ctx, decode.New(a.cfg.Decode), batcher, sem, &a.prog, a.m, a.log)
+	maxLine := a.cfg.Tailer.MaxLineBytes
+	if maxLine <= 0 {
+		maxLine = 4 << 20
+	}
+	fc := fileConfig{decode: a.cfg.Decode, format: a.cfg.Format, k8sMetadata: a.cfg.K8sMetadata, maxLine: maxLine}
+	h := newLineHandler(ctx, fc, batcher, sem, &a.prog, a.m, a.log)
 	tl, err := tailer.New(a.cfg.Tailer, st, h)
 	if err != nil {
 		return err

@@ -99,7 +99,7 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 		prev, ok := c.last[e.Path]
 		if ok && prev.Offset == e.Offset && prev.Ino == e.Ino && prev.Dev == e.Dev {
 			e.Updated = prev.Updated
-			if prev.Fingerprint != e.Fingerprint || prev.Size != e.Size {
+			if prev.Fingerprint != e.Fingerprint || prev.Size != e.Size || prev.Format != e.Format {
 				changed = true
 			}
 		} else {

@@ -20,32 +20,48 @@ import (
 // with its file's cursor and hands it to the batcher.
 type lineHandler struct {
 	ctx     context.Context // the reading context: ends when reading must stop
-	dec     *decode.Decoder
+	dec     *decode.Decoder // for files whose path carries no pod metadata
+	files   fileConfig
 	batcher *batch.Batcher
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
 	prog    *progress
 	buf     []byte // scratch for one encoded item
 	badLog  *ratelog.Logger
 
-	startEvents, endEvents, dropped prometheus.Counter
-	bad                             *prometheus.CounterVec
+	startEvents, endEvents, dropped, notSpan prometheus.Counter
+	bad                                      *prometheus.CounterVec
 }
 
-func newLineHandler(ctx context.Context, dec *decode.Decoder, b *batch.Batcher, sem *semaphore.Weighted, prog *progress, m *metrics.Metrics, log *slog.Logger) *lineHandler {
+func newLineHandler(ctx context.Context, fc fileConfig, b *batch.Batcher, sem *semaphore.Weighted, prog *progress, m *metrics.Metrics, log *slog.Logger) *lineHandler {
 	return &lineHandler{
-		ctx: ctx, dec: dec, batcher: b, sem: sem, prog: prog,
+		ctx: ctx, dec: decode.New(fc.decode), files: fc, batcher: b, sem: sem, prog: prog,
 		buf:         make([]byte, 0, 4096),
 		badLog:      ratelog.New(log, 10*time.Second),
 		startEvents: m.SpanEvents.WithLabelValues("start"),
 		endEvents:   m.SpanEvents.WithLabelValues("end"),
 		dropped:     m.SpansDropped.WithLabelValues("span_start"),
+		notSpan:     m.LinesSkipped.WithLabelValues("not_span"),
 		bad:         m.BadLines,
 	}
 }
 
 // HandleLine implements tailer.Handler.
 func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) error {
-	item, span, err := h.dec.Append(h.buf[:0], line)
+	st := h.state(f, line, start)
+	if st == nil {
+		f.Cursor().Skip(end) // blank, and the format is not decided yet
+		return nil
+	}
+	if st.joiner != nil {
+		return h.frame(f, st, line, start, end)
+	}
+	return h.span(f, st.dec, line, start, end)
+}
+
+// span handles one span-format line: a logical line of a span file, or a
+// container log record's content that looks like a span.
+func (h *lineHandler) span(f *tailer.File, dec *decode.Decoder, line []byte, start, end int64) error {
+	item, span, err := dec.Append(h.buf[:0], line)
 	if err != nil {
 		h.skipBad(f, start, end, err)
 		return nil

@@ -18,6 +18,7 @@ type Cursor struct {
 	head     uint64  // sequence number of pending[0]
 	pending  []entry // records not yet known to be final, oldest first (done ones are popped from the front)
 	frontier int64   // end offset of the last line consumed
+	floor    int64   // no commit past it while >= 0: a partial record is open there
 }
 
 type entry struct {
@@ -36,16 +37,31 @@ func (m Mark) Done() { m.C.Done(m.Seq) }
 
 // NewCursor returns a cursor whose records start at offset.
 func NewCursor(offset int64) *Cursor {
-	return &Cursor{frontier: offset}
+	return &Cursor{frontier: offset, floor: -1}
+}
+
+// SetFloor keeps Committed at or below off while the lines from off on may
+// belong to a record not yet handed on (a container runtime's partial
+// record: SPEC §2, no checkpoint inside a reassembled record). Records
+// added meanwhile count as starting at off at the latest. A negative off
+// removes the floor.
+func (c *Cursor) SetFloor(off int64) {
+	c.mu.Lock()
+	c.floor = off
+	c.mu.Unlock()
 }
 
 // Add registers a record occupying [start, end) and returns its mark.
-// Records must be added in file order.
+// Records must be added in the order of their starts, or under a floor
+// (SetFloor) that covers those that are not.
 func (c *Cursor) Add(start, end int64) Mark {
 	c.mu.Lock()
 	seq := c.head + uint64(len(c.pending))
+	if c.floor >= 0 && c.floor < start {
+		start = c.floor
+	}
 	c.pending = append(c.pending, entry{start: start})
-	c.frontier = end
+	c.frontier = max(c.frontier, end)
 	c.mu.Unlock()
 	return Mark{C: c, Seq: seq}
 }
@@ -54,7 +70,7 @@ func (c *Cursor) Add(start, end int64) Mark {
 // without being sent (blank, bad or dropped lines).
 func (c *Cursor) Skip(end int64) {
 	c.mu.Lock()
-	c.frontier = end
+	c.frontier = max(c.frontier, end)
 	c.mu.Unlock()
 }
 
@@ -109,10 +125,14 @@ func (c *Cursor) done(seq uint64) {
 func (c *Cursor) Committed() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	off := c.frontier
 	if len(c.pending) > 0 {
-		return c.pending[0].start
+		off = c.pending[0].start
 	}
-	return c.frontier
+	if c.floor >= 0 && c.floor < off {
+		off = c.floor
+	}
+	return off
 }
 
 // Pending returns how many records are registered but not yet final.

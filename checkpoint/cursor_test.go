@@ -93,3 +93,52 @@ func TestCursorRandomOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCursorFloor: records of one stream complete while another stream's
+// partial record is open; the checkpoint never passes the open partial,
+// nor the start of a record completed out of order.
+func TestCursorFloor(t *testing.T) {
+	c := NewCursor(0)
+	// stdout P at [0,10) opens a partial.
+	c.SetFloor(0)
+	// stderr F [10,20) completes a record inside it.
+	a := c.Add(10, 20)
+	c.Skip(30) // a not-span line [20,30)
+	if got := c.Committed(); got != 0 {
+		t.Fatalf("committed %d past an open partial", got)
+	}
+	a.Done()
+	if got := c.Committed(); got != 0 {
+		t.Fatalf("committed %d past an open partial", got)
+	}
+	// stdout F [30,40) completes the partial: the record is [0,40).
+	c.SetFloor(-1)
+	b := c.Add(0, 40)
+	if got := c.Committed(); got != 0 {
+		t.Fatalf("committed %d with the record from 0 pending", got)
+	}
+	b.Done()
+	if got := c.Committed(); got != 40 {
+		t.Fatalf("committed %d, want 40", got)
+	}
+
+	// Out of order the other way: the early record (stored under the
+	// floor) is pending while the later-starting one is done.
+	c.SetFloor(40)
+	d := c.Add(50, 60) // stored as starting at 40
+	c.SetFloor(-1)
+	e := c.Add(40, 70)
+	e.Done()
+	if got := c.Committed(); got != 40 {
+		t.Fatalf("committed %d, want 40 while [50,60) is pending", got)
+	}
+	d.Done()
+	if got := c.Committed(); got != 70 {
+		t.Fatalf("committed %d, want 70", got)
+	}
+	// The frontier never moves back.
+	c.Skip(65)
+	if got := c.Committed(); got != 70 {
+		t.Fatalf("committed %d after a skip behind the frontier", got)
+	}
+}

@@ -43,6 +43,9 @@ type Entry struct {
 	Offset          int64     `json:"offset"`
 	Size            int64     `json:"size"`    // file size seen when written, for status
 	Updated         time.Time `json:"updated"` // when Offset last moved
+	// Format is how the file's lines are framed (span, cri, docker), as
+	// decided from its first line: a file resumed mid-way keeps it.
+	Format string `json:"format,omitempty"`
 }
 
 // State is the whole checkpoint file.

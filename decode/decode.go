@@ -3,6 +3,15 @@
 // finds the top-level members, and the item is assembled from raw byte
 // ranges of the line, so timestamps and nested values reach the backend
 // exactly as written.
+//
+// The mapping follows the agentex SDK's SGP tracing processor
+// (scale-agentex-python, sgp_tracing_processor.py): _add_source_to_span sets
+// data["__source__"] = "agentex" on every span whose data is a dict or None,
+// overwriting; _build_sgp_span takes metadata from that data and the type
+// from data["__span_type__"]; and span_error.py's get_span_error makes a
+// span failed only when data["__error__"] is a dict. The
+// __acp_type__/__agent_name__/__agent_id__ keys the SDK also adds come from
+// the agent's own environment, so the agent writes them into data itself.
 package decode
 
 import (
@@ -23,6 +32,9 @@ const (
 	ReasonBadTimestamp Reason = "bad_timestamp"
 	ReasonInvalidUTF8  Reason = "invalid_utf8"
 	ReasonTooLong      Reason = "too_long"
+	// ReasonInvalidFrame is a container-log line whose runtime framing
+	// (CRI header, docker json-file object) is malformed.
+	ReasonInvalidFrame Reason = "invalid_frame"
 )
 
 // Error is a bad line: why, and where in the line.

@@ -18,6 +18,8 @@ func FuzzDecode(f *testing.F) {
 		`{` + base + `,"end_time":null}`,
 		`{` + base + `,` + endTS + `,"parent_id":"p","input":[{"a":1.50}],"output":{"x":"\u00e9"},"data":{"__span_type__":"T","__error__":{"type":"E","message":"m"}}}`,
 		`{` + base + `,` + endTS + `,"data":{"error":1,"__error__":{}}}`,
+		`{` + base + `,` + endTS + `,"data":{"__source__":"mine","__error__":"s","k":{"__source__":1}}}`,
+		`{` + base + `,` + endTS + `,"data":[{"__source__":"x"}]}`,
 		`[1]`, `{"id":"x"`, "{\"id\":\"\xff\"}", `{}`, ``, `   `,
 		`{"id":"a","trace_id":"b","name":"c","start_time":"2026-01-01","end_time":"2026-01-01 10:00"}`,
 	}
@@ -95,17 +97,21 @@ func reference(t *testing.T, line []byte, d *Decoder) []byte {
 	}
 	meta := map[string]any{}
 	var data map[string]json.RawMessage
+	if isNull(rec["data"]) {
+		meta["__source__"] = "agentex" // _add_source_to_span: None becomes {}
+	}
 	if json.Unmarshal(rec["data"], &data) == nil && data != nil {
 		for k, v := range data {
 			meta[k] = v
 		}
+		meta["__source__"] = "agentex"
 		var st any
 		if json.Unmarshal(data["__span_type__"], &st) == nil {
 			if s, ok := st.(string); ok {
 				item["type"] = s
 			}
 		}
-		if !isNull(data["__error__"]) {
+		if e := data["__error__"]; len(e) > 0 && e[0] == '{' { // get_span_error: a dict only
 			item["status"] = "ERROR"
 			var e map[string]json.RawMessage
 			json.Unmarshal(data["__error__"], &e)

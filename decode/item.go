@@ -55,28 +55,37 @@ func appendOrEmpty(dst, b []byte, r rng) []byte {
 // dataInfo is what the mapping needs from the data object.
 type dataInfo struct {
 	isObject bool
+	source   bool   // the item's metadata gets __source__ (data is an object, null or absent)
 	spanType rng    // data.__span_type__
-	err      rng    // data.__error__, when present and not null
+	err      rng    // data.__error__, when it is an object (the SDK's get_span_error)
 	present  uint64 // bit i: Decoder.extra[i]'s key is in data
 	clash    bool   // data holds error, error_type or error_message, which an error overrides
+	hasSrc   bool   // data holds __source__, which the SDK overwrites
 }
 
 func (d *Decoder) scanData(b []byte, data rng) dataInfo {
 	var m dataInfo
-	if !data.ok() || b[data.s] != '{' {
+	if !data.ok() || b[data.s] == 'n' {
+		m.source = true
 		return m
 	}
-	m.isObject = true
+	if b[data.s] != '{' {
+		return m
+	}
+	m.isObject, m.source = true, true
 	members(b, data.s, func(key []byte, vs, ve int) bool {
 		switch string(key) {
 		case "__span_type__":
 			m.spanType = rng{vs, ve}
 		case "__error__":
-			if b[vs] != 'n' {
+			// A later duplicate key wins, as in a Python dict.
+			if b[vs] == '{' {
 				m.err = rng{vs, ve}
 			} else {
 				m.err = rng{}
 			}
+		case "__source__":
+			m.hasSrc = true
 		case "error", "error_type", "error_message":
 			m.clash = true
 		}
@@ -90,33 +99,53 @@ func (d *Decoder) scanData(b []byte, data rng) dataInfo {
 	return m
 }
 
-// appendMetadata appends data (raw, when nothing needs adding), else its
-// members plus the error fields and the absent --metadata pairs.
+// sourceMember is what the agentex SDK's _add_source_to_span sets in the
+// data of every span whose data is a dict or None, overwriting any value.
+const sourceMember = `"__source__":"agentex"`
+
+// appendMetadata appends the item's metadata: data's members (copied raw
+// when only __source__ needs adding), __source__, the error fields and
+// the absent --metadata pairs.
 func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 	missing := m.present != 1<<len(d.extra)-1
-	if m.isObject && !m.err.ok() && !missing {
-		return append(dst, b[data.s:data.e]...)
+	if m.isObject && !m.err.ok() && !m.hasSrc && !missing {
+		// The common case: data as written, __source__ appended.
+		body := bytes.TrimRight(b[data.s:data.e-1], " \t\r\n")
+		dst = append(dst, body...)
+		if len(body) > 1 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, sourceMember...)
+		return append(dst, '}')
 	}
 	dst = append(dst, '{')
 	n := 0
 	if m.isObject {
 		members(b, data.s, func(key []byte, vs, ve int) bool {
-			if m.err.ok() && m.clash {
-				switch string(key) {
-				case "error", "error_type", "error_message":
-					return true
-				}
+			if m.err.ok() && m.clash && isErrorKey(string(key)) {
+				return true
 			}
 			if n > 0 {
 				dst = append(dst, ',')
 			}
 			n++
+			if string(key) == "__source__" {
+				dst = append(dst, sourceMember...) // overwritten in place, as a dict assignment does
+				return true
+			}
 			dst = append(dst, '"')
 			dst = append(dst, key...)
 			dst = append(dst, `":`...)
 			dst = append(dst, b[vs:ve]...)
 			return true
 		})
+	}
+	if m.source && !m.hasSrc {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, sourceMember...)
 	}
 	if m.err.ok() {
 		if n > 0 {
@@ -133,7 +162,7 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 		if m.present&(1<<i) != 0 {
 			continue
 		}
-		if m.err.ok() && isErrorKey(x.key) {
+		if m.err.ok() && isErrorKey(x.key) || m.source && x.key == "__source__" {
 			continue
 		}
 		if n > 0 {

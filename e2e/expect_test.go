@@ -131,16 +131,19 @@ func checkItem(rec record, got json.RawMessage, metadata map[string]string) erro
 	json.Unmarshal(rec["data"], &data)
 	meta := map[string]any{}
 	typ, status := "STANDALONE", "SUCCESS"
+	if data == nil {
+		meta["__source__"] = "agentex" // the SDK's _add_source_to_span: None becomes {}
+	}
 	if obj, ok := data.(map[string]any); ok {
 		for k, v := range obj {
 			meta[k] = v
 		}
+		meta["__source__"] = "agentex"
 		if s, ok := obj["__span_type__"].(string); ok {
 			typ = s
 		}
-		if e, ok := obj["__error__"]; ok && e != nil {
+		if em, ok := obj["__error__"].(map[string]any); ok { // get_span_error: a dict only
 			status = "ERROR"
-			em, _ := e.(map[string]any)
 			meta["error"] = true
 			meta["error_type"] = em["type"]
 			meta["error_message"] = em["message"]

@@ -24,6 +24,9 @@ type Metrics struct {
 	BytesRead  prometheus.Counter     // bytes consumed from files
 	SpanEvents *prometheus.CounterVec // decoded records by kind: start, end
 	BadLines   *prometheus.CounterVec // skipped lines by reason
+	// LinesSkipped counts container-log lines that are not spans (app
+	// logs), by reason: not_span. They are no bad input.
+	LinesSkipped *prometheus.CounterVec
 
 	SpansShipped      prometheus.Counter     // items acknowledged by a 2xx
 	SpansDropped      *prometheus.CounterVec // records not sent by design, by reason: span_start, duplicate
@@ -61,6 +64,8 @@ func New() *Metrics {
 			Name: "spanshipper_span_events_total", Help: "Span records decoded, by kind (start, end)."}, []string{"kind"}),
 		BadLines: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spanshipper_bad_lines_total", Help: "Lines skipped as bad input, by reason."}, []string{"reason"}),
+		LinesSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spanshipper_lines_skipped_total", Help: "Container-log lines skipped because they are not span records, by reason."}, []string{"reason"}),
 		SpansShipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spanshipper_spans_shipped_total", Help: "Span items acknowledged by the backend."}),
 		SpansDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -102,7 +107,7 @@ func New() *Metrics {
 	r.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.LinesRead, m.BytesRead, m.SpanEvents, m.BadLines,
+		m.LinesRead, m.BytesRead, m.SpanEvents, m.BadLines, m.LinesSkipped,
 		m.SpansShipped, m.SpansDropped, m.SpansDeadLettered,
 		m.Requests, m.RequestRetries, m.RequestDuration, m.RequestsInFlight, m.BatchItems, m.BatchBytes,
 		m.BufferedSpans, m.FileLag, m.Lag, m.FilesTracked, m.FilesOpen,

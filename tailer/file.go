@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ func identityOf(fi os.FileInfo) (identity, bool) {
 //
 // Its exported methods are for the Handler, which runs on the reader goroutine.
 type File struct {
+	t      *Tailer
 	id     identity
 	path   string             // where it was last seen; guarded by Tailer.mu for writers, read freely on the reader goroutine
 	cursor *checkpoint.Cursor // generation's ack cursor
@@ -44,6 +46,42 @@ type File struct {
 	lastData time.Time // last time a read returned data
 	lastUsed uint64    // tick of the last read, for closing the least recently used descriptor
 	queued   bool      // in the ready queue
+
+	format string // the handler's format decision, kept with the checkpoint; guarded by Tailer.mu for writers
+	state  any    // the handler's own per-file state
+}
+
+// Format returns the format decision kept with the file's checkpoint ("" when
+// none was made yet, or the file was truncated since).
+func (f *File) Format() string { return f.format }
+
+// SetFormat records the handler's format decision, to be kept with the
+// file's checkpoint.
+func (f *File) SetFormat(s string) {
+	f.t.mu.Lock()
+	f.format = s
+	f.t.mu.Unlock()
+}
+
+// State returns what the handler stored with SetState.
+func (f *File) State() any { return f.state }
+
+// SetState stores the handler's per-file state; it lives as long as the file
+// is followed.
+func (f *File) SetState(v any) { f.state = v }
+
+// ReadHead reads the file's first bytes into buf, whatever the read
+// position; for a handler that resumes mid-file and must see how the file
+// begins.
+func (f *File) ReadHead(buf []byte) (int, error) {
+	if f.f == nil {
+		return 0, os.ErrClosed
+	}
+	n, err := f.f.ReadAt(buf, 0)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 // Path returns the path the file was last seen at.

@@ -132,8 +132,19 @@ func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
 	return n, nil
 }
 
-// flushFragment hands on an unterminated last line of a drained file.
+// flushFragment hands on an unterminated last line of a drained file, then
+// tells an EOFHandler the file ended.
 func (t *Tailer) flushFragment(ctx context.Context, f *File) error {
+	if err := t.flushLine(f); err != nil {
+		return err
+	}
+	if eh, ok := t.handler.(EOFHandler); ok {
+		return eh.HandleEOF(f)
+	}
+	return nil
+}
+
+func (t *Tailer) flushLine(f *File) error {
 	if f.skip {
 		f.skip = false
 		return t.handler.HandleTooLong(f, f.skipFrom, f.readPos)

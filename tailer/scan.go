@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,16 +18,25 @@ import (
 func (t *Tailer) match() []string {
 	seen := make(map[string]bool)
 	var out []string
+	gz := make(map[string]bool)
 	for _, g := range t.cfg.Include {
 		paths, _ := filepath.Glob(g) // the pattern was validated by the caller
 		for _, p := range paths {
 			if seen[p] || t.excluded(p) {
 				continue
 			}
+			if strings.HasSuffix(p, ".gz") {
+				// Compressed rotations (kubelet, logrotate) are never read as text.
+				if gz[p] = true; !t.gzSkipped[p] {
+					t.log.Info("not following a compressed file", "path", p)
+				}
+				continue
+			}
 			seen[p] = true
 			out = append(out, p)
 		}
 	}
+	t.gzSkipped = gz
 	sort.Strings(out)
 	return out
 }
@@ -136,6 +146,7 @@ func (t *Tailer) check(f *File, size int64) {
 		f.fp, f.fpSize = "", 0
 		t.mu.Unlock()
 		f.readPos = 0
+		f.format = "" // decided again from the new content
 		f.partial = f.partial[:0]
 		f.skip = false
 		if f.f != nil {
@@ -163,6 +174,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	}
 	size := fi.Size()
 	var offset int64
+	var format string
 	how := "new file, from its start"
 	if e, ok := t.restore[id]; ok {
 		delete(t.restore, id)
@@ -173,7 +185,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 		case e.Offset > size:
 			how = "file shorter than its checkpoint (truncated), from its start"
 		default:
-			offset = e.Offset
+			offset, format = e.Offset, e.Format
 			how = "resumed from checkpoint"
 		}
 	} else if !t.started && t.cfg.StartAtEnd {
@@ -185,7 +197,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 		t.rlog.Warn("seek:"+p, "cannot seek file; retrying at each poll", "path", p, "err", err)
 		return
 	}
-	f := &File{id: id, path: p, cursor: checkpoint.NewCursor(offset), f: fd, readPos: offset, size: size}
+	f := &File{t: t, id: id, path: p, cursor: checkpoint.NewCursor(offset), f: fd, readPos: offset, size: size, format: format}
 	f.fp, f.fpSize, _ = readFingerprint(fd, size)
 	t.open++
 	t.tick++

@@ -37,6 +37,15 @@ type Handler interface {
 	HandleTooLong(f *File, start, end int64) error
 }
 
+// EOFHandler is implemented by a Handler that holds parts of records
+// between lines (a container runtime's partial records). HandleEOF is
+// called once a file is drained (rotated away or deleted and quiet, or at
+// the end of an ExitOnEOF run), after its last line: whatever it still
+// holds of that file is all there will be.
+type EOFHandler interface {
+	HandleEOF(f *File) error
+}
+
 // Config says what to follow and how. The zero value of each field but
 // Include means its default.
 type Config struct {
@@ -93,7 +102,8 @@ type Tailer struct {
 	log     *slog.Logger
 	rlog    *ratelog.Logger // warnings that repeat at each poll: once a minute per file
 
-	restore map[identity]checkpoint.Entry // checkpoints not yet matched to a file
+	restore   map[identity]checkpoint.Entry // checkpoints not yet matched to a file
+	gzSkipped map[string]bool               // compressed files matched by the last scan, each logged once
 
 	mu    sync.Mutex // guards files and the fields Snapshot reads
 	files map[identity]*File
@@ -297,7 +307,7 @@ func (t *Tailer) Snapshot() []checkpoint.Entry {
 		out = append(out, checkpoint.Entry{
 			Path: f.path, Dev: f.id.dev, Ino: f.id.ino,
 			Fingerprint: f.fp, FingerprintSize: f.fpSize,
-			Offset: f.cursor.Committed(), Size: f.size,
+			Offset: f.cursor.Committed(), Size: f.size, Format: f.format,
 		})
 	}
 	return out

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/frame"
+	"github.com/spanshipper/spanshipper/kube"
 )
 
 // KV is one --metadata pair.
@@ -49,6 +51,8 @@ type Config struct {
 	LogFormat       string
 	ExitOnEOF       bool
 	ShutdownTimeout time.Duration
+	Format          string // auto, span, cri or docker
+	K8sMetadata     bool
 
 	// Source says, per flag name, what decided its value: "--flag", a
 	// variable's name, or "default".
@@ -72,6 +76,8 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
+		Format:          "auto",
+		K8sMetadata:     true,
 		Source:          map[string]string{},
 	}
 }
@@ -216,6 +222,10 @@ func settings() []setting {
 			parse: boolean(func(c *Config) *bool { return &c.ExitOnEOF })},
 		{flag: "shutdown-timeout", env: "SPANSHIPPER_SHUTDOWN_TIMEOUT", usage: "time to ship what was read after SIGTERM",
 			parse: dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout }), def: func(c *Config) string { return c.ShutdownTimeout.String() }},
+		{flag: "format", env: "SPANSHIPPER_FORMAT", usage: "line format: auto (per file, from its first line), span, cri or docker",
+			parse: str(func(c *Config) *string { return &c.Format }), def: func(c *Config) string { return c.Format }},
+		{flag: "k8s-metadata", env: "SPANSHIPPER_K8S_METADATA", isBool: true, usage: "add pod metadata from kubelet log paths to each item",
+			parse: boolean(func(c *Config) *bool { return &c.K8sMetadata }), def: func(c *Config) string { return strconv.FormatBool(c.K8sMetadata) }},
 	}
 }
 
@@ -355,6 +365,10 @@ func (c *Config) clamp() []string {
 	return []string{w}
 }
 
+// maxMetadata is how many --metadata pairs are taken: a decoder holds
+// decode.MaxMetadata, and a file's pod metadata needs room for its own.
+const maxMetadata = decode.MaxMetadata - kube.MaxAttrs
+
 // Validate checks the resolved configuration; each error names the flag and
 // its variable.
 func (c *Config) Validate() error {
@@ -392,14 +406,17 @@ func (c *Config) Validate() error {
 		return bad("max-open-files", "SPANSHIPPER_MAX_OPEN_FILES", "must be 0 (automatic) or more, got %d", c.MaxOpenFiles)
 	case c.MaxLineBytes < 1024:
 		return bad("max-line-bytes", "SPANSHIPPER_MAX_LINE_BYTES", "must be at least 1KiB, got %d", c.MaxLineBytes)
-	case len(c.Metadata) > decode.MaxMetadata:
-		return bad("metadata", "SPANSHIPPER_METADATA", "at most %d pairs, got %d", decode.MaxMetadata, len(c.Metadata))
+	case len(c.Metadata) > maxMetadata:
+		return bad("metadata", "SPANSHIPPER_METADATA", "at most %d pairs, got %d", maxMetadata, len(c.Metadata))
 	case c.RequestTimeout <= 0:
 		return bad("request-timeout", "SPANSHIPPER_REQUEST_TIMEOUT", "must be positive, got %v", c.RequestTimeout)
 	case c.ShutdownTimeout <= 0:
 		return bad("shutdown-timeout", "SPANSHIPPER_SHUTDOWN_TIMEOUT", "must be positive, got %v", c.ShutdownTimeout)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "SPANSHIPPER_LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	if _, err := frame.ParseFormat(c.Format); err != nil {
+		return bad("format", "SPANSHIPPER_FORMAT", "must be auto, span, cri or docker, got %q", c.Format)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -31,6 +31,7 @@ func (c *Config) LogAttrs() []slog.Attr {
 		slog.Int("max_open_files", c.MaxOpenFiles), slog.Int("max_line_bytes", c.MaxLineBytes),
 		slog.Any("metadata_keys", md), slog.Bool("gzip", c.Gzip), slog.Duration("request_timeout", c.RequestTimeout),
 		slog.String("listen", c.Listen), slog.Bool("exit_on_eof", c.ExitOnEOF), slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("format", c.Format), slog.Bool("k8s_metadata", c.K8sMetadata),
 	}
 }
 

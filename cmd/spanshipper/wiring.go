@@ -12,6 +12,7 @@ import (
 	"github.com/spanshipper/spanshipper/agent"
 	"github.com/spanshipper/spanshipper/batch"
 	"github.com/spanshipper/spanshipper/decode"
+	"github.com/spanshipper/spanshipper/frame"
 	"github.com/spanshipper/spanshipper/metrics"
 	"github.com/spanshipper/spanshipper/ship"
 	"github.com/spanshipper/spanshipper/tailer"
@@ -23,6 +24,7 @@ func agentConfig(c Config, log *slog.Logger, m *metrics.Metrics) agent.Config {
 	for i, kv := range c.Metadata {
 		md[i] = decode.KV{Key: kv.Key, Value: kv.Value}
 	}
+	format, _ := frame.ParseFormat(c.Format) // checked by Validate
 	return agent.Config{
 		StateDir: c.StateDir,
 		Tailer: tailer.Config{
@@ -33,8 +35,10 @@ func agentConfig(c Config, log *slog.Logger, m *metrics.Metrics) agent.Config {
 			MaxLineBytes: c.MaxLineBytes,
 			ExitOnEOF:    c.ExitOnEOF,
 		},
-		Decode: decode.Options{SkipStart: c.SkipSpanStart, Metadata: md},
-		Batch:  batch.Options{MaxItems: c.BatchSize, Linger: c.Linger},
+		Decode:      decode.Options{SkipStart: c.SkipSpanStart, Metadata: md},
+		Format:      format,
+		K8sMetadata: c.K8sMetadata,
+		Batch:       batch.Options{MaxItems: c.BatchSize, Linger: c.Linger},
 		Ship: ship.Config{
 			Endpoint:       c.Endpoint,
 			APIKey:         c.APIKey,
