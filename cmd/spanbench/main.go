@@ -56,6 +56,8 @@ func main() {
 			err = throughput(ships, *dataDir, *spans, *runs, *batch, *conc)
 		case "gzip":
 			err = gzipRun(ships, *dataDir, *spans, *runs)
+		case "cri":
+			err = criRun(ships, *dataDir, *spans, *runs)
 		case "latency":
 			err = latency(*bin, *rate, *latencyFor)
 		case "files":
