@@ -62,7 +62,8 @@ type Config struct {
 	// Coalesce is how long file-change notifications gather after each
 	// wake-up of the reader, so the writes of that moment cost one
 	// wake-up and one read turn rather than one per write(); 0 means
-	// 20ms, negative none.
+	// 100ms (10 wake-ups a second at most; the batch linger hides
+	// it), negative none.
 	Coalesce time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
@@ -82,7 +83,7 @@ func (c *Config) setDefaults() {
 		c.RotateWait = 2 * time.Second
 	}
 	if c.Coalesce == 0 {
-		c.Coalesce = 20 * time.Millisecond
+		c.Coalesce = 100 * time.Millisecond
 	}
 	if c.ReadQuantum <= 0 {
 		c.ReadQuantum = 1 << 20
