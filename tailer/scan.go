@@ -89,7 +89,14 @@ func (t *Tailer) scan() {
 			}
 		}
 		f.gone = false
-		t.check(f, fi.Size())
+		if fi.Size() > f.readPos && f.f != nil {
+			// Grown: its read turn's fstat checks it (truncation,
+			// fingerprint) just before reading; checking here too would
+			// read the fingerprint twice per write.
+			t.enqueue(f)
+		} else {
+			t.check(f, fi.Size())
+		}
 	}
 	// Files no matching path leads to any more: drain them.
 	for _, f := range t.snapshotFiles() {
