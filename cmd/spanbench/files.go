@@ -14,7 +14,7 @@ import (
 // span: its start and its end record, one write() per line, as the SDK
 // writes) for dur, with the shipper's default flags, and reports its CPU per
 // span: what a node with many busy container logs costs.
-func manyFiles(bin string, n int, period, dur time.Duration) error {
+func manyFiles(s shipper, n int, period, dur time.Duration) error {
 	dir, err := os.MkdirTemp("", "spanbench-files")
 	if err != nil {
 		return err
@@ -35,14 +35,14 @@ func manyFiles(bin string, n int, period, dur time.Duration) error {
 	}
 	defer r.close()
 	rate := float64(n) / period.Seconds()
-	fmt.Printf("\n== files: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", n, period, rate, dur)
+	fmt.Printf("\n== files%s: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", s.tag(), n, period, rate, dur)
 	stop := make(chan struct{})
 	done := make(chan result, 1)
 	go func() {
 		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-files.pprof")}
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("files"))}
 		}
-		res, _ := runShipper(context.Background(), bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
+		res, _ := runShipper(context.Background(), s.bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
 			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
 		done <- res
 	}()
@@ -78,8 +78,8 @@ func manyFiles(bin string, n int, period, dur time.Duration) error {
 	if got < ends {
 		return fmt.Errorf("receiver got %d of %d span-end records", got, ends)
 	}
-	fmt.Printf("RESULT files: %d files, %d span-end records at %.0f/s: shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s, peak RSS %.1f MiB\n",
-		n, ends, rate, res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, int(ends)), againstBulk(perMillion(res.cpu, int(ends))),
+	fmt.Printf("RESULT files%s: %d files, %d span-end records at %.0f/s: shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s, peak RSS %.1f MiB\n",
+		s.tag(), n, ends, rate, res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, int(ends)), againstBulk(s, perMillion(res.cpu, int(ends))),
 		float64(res.maxRSS)/(1<<20))
 	return nil
 }

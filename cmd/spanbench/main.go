@@ -28,7 +28,7 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs (the median is reported)")
 	batch := flag.String("batch-size", "200", "--batch-size for the throughput run")
 	conc := flag.String("concurrency", "3", "--concurrency for the throughput run")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-latency.pprof, shipper-idle.pprof (via SPANSHIPPER_CPUPROFILE) and receiver.pprof")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-cri-N.pprof, shipper-latency.pprof, shipper-files.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	baseline := flag.String("baseline", "", "another spanshipper binary run alternately with --bin (same file, same receiver) for ratios")
 	only := flag.String("only", "throughput,gzip,cri,latency,files,idle", "which runs")
@@ -59,17 +59,27 @@ func main() {
 		case "cri":
 			err = criRun(ships, *dataDir, *spans, *runs)
 		case "latency":
-			err = latency(*bin, *rate, *latencyFor)
+			err = each(ships, func(s shipper) error { return latency(s, *rate, *latencyFor) })
 		case "files":
-			err = manyFiles(*bin, *nFiles, *filesEvery, *filesFor)
+			err = each(ships, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor) })
 		case "idle":
-			err = idle(*bin, *idleFor)
+			err = each(ships, func(s shipper) error { return idle(s, *idleFor) })
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "spanbench %s: %v\n", run, err)
 			os.Exit(1)
 		}
 	}
+}
+
+// each runs f for every shipper in turn, the baseline after the one under test.
+func each(ships []shipper, f func(shipper) error) error {
+	for _, s := range ships {
+		if err := f(s); err != nil {
+			return fmt.Errorf("%s%s: %w", s.bin, s.tag(), err)
+		}
+	}
+	return nil
 }
 
 var (

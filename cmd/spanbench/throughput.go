@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spanshipper/spanshipper/sink"
@@ -17,6 +18,15 @@ import (
 type shipper struct {
 	label string // "" for the binary under test
 	bin   string
+}
+
+// profile names a CPU profile of s in run.
+func (s shipper) profile(run string) string {
+	name := "shipper"
+	if s.label != "" {
+		name = s.label
+	}
+	return name + "-" + run + ".pprof"
 }
 
 func (s shipper) tag() string {
@@ -67,9 +77,10 @@ func perMillion(cpu time.Duration, spans int) float64 { return cpu.Seconds() / f
 
 // measured keeps the medians of this invocation's runs so later runs can
 // print their cost as a ratio of them: CPU-s per million spans.
-var measured struct {
-	floor, bulk float64 // the floor; the throughput run of the binary under test
-}
+var measured = struct {
+	floor float64
+	bulk  map[string]float64 // the throughput run's, by shipper label
+}{bulk: map[string]float64{}}
 
 // runBulk runs each shipper runs times on b.file, interleaved (the order
 // alternates from run to run, so drift on a shared host hits both alike), and
@@ -140,12 +151,13 @@ func runBulk(b bulk, ships []shipper, runs int) (map[string]bulkRuns, error) {
 			b.name, float64(cur.medianCPU())/float64(base.medianCPU()), float64(base.medianWall())/float64(cur.medianWall()),
 			float64(cur.peakRSS())/float64(base.peakRSS()), runs)
 	}
-	cpu := perMillion(out[""].medianCPU(), b.spans)
-	switch {
-	case b.name == "throughput":
-		measured.bulk = cpu
-	case measured.bulk > 0:
-		fmt.Printf("RESULT %s against throughput: CPU per span %.2fx the plain span-file run's\n", b.name, cpu/measured.bulk)
+	for _, s := range ships {
+		cpu := perMillion(out[s.label].medianCPU(), b.spans)
+		if b.name == "throughput" {
+			measured.bulk[s.label] = cpu
+		} else if bulk := measured.bulk[s.label]; bulk > 0 {
+			fmt.Printf("RESULT %s%s against throughput: CPU per span %.2fx the plain span-file run's\n", b.name, s.tag(), cpu/bulk)
+		}
 	}
 	return out, nil
 }
@@ -153,14 +165,11 @@ func runBulk(b bulk, ships []shipper, runs int) (map[string]bulkRuns, error) {
 // shipOnce ships b.file once with s against a fresh receiver and state directory.
 func shipOnce(b bulk, s shipper, i int) (result, sink.Stats, error) {
 	if profileDir != "" {
-		name := "shipper"
-		if s.label != "" {
-			name = s.label
-		}
+		run := strconv.Itoa(i + 1) // shipper-1.pprof, baseline-gzip-2.pprof
 		if b.name != "throughput" {
-			name += "-" + b.name
+			run = b.name + "-" + run
 		}
-		childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, fmt.Sprintf("%s-%d.pprof", name, i+1))}
+		childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile(run))}
 	}
 	r, err := newReceiver(false)
 	if err != nil {
