@@ -73,13 +73,13 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 }
 
-// groupCommitWait is the pause after a checkpoint turn: the interval, made
-// longer with every 500 files the checkpoint holds (up to 4s). Each write
-// encodes, fsyncs and renames every file's entry, so with thousands of busy
-// files a write per interval cost more than reading them; the data a crash
-// makes us send again stays bounded by the wait.
+// groupCommitWait is the pause after a checkpoint turn: the interval, or
+// the interval per 1,000 files the checkpoint holds when that is longer (up
+// to 4s). Each write encodes and fsyncs every file's entry, so with thousands
+// of busy files a write per interval cost more than reading them; what a
+// crash makes us send again stays bounded by the wait.
 func groupCommitWait(interval time.Duration, files int) time.Duration {
-	return max(interval, min(interval*time.Duration(files/500), 4*time.Second))
+	return max(interval, min(interval*time.Duration(files/1000), 4*time.Second))
 }
 
 // save writes the checkpoint of the files as they are now, if it changed
