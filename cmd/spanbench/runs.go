@@ -31,15 +31,23 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 	defer r.close()
 	stop := make(chan struct{})
 	done := make(chan result, 1)
+	pids := make(chan int, 1)
 	go func() {
 		if profileDir != "" {
 			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("latency"))}
 		}
 		res, _ := runShipper(context.Background(), s.bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
 		done <- res
 	}()
+	pid := <-pids
 	time.Sleep(500 * time.Millisecond) // the shipper is following the file
+	// The steady state's own CPU: from the first write to the last ack,
+	// without the process's start-up and shutdown.
+	steadyFrom, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
 
 	fmt.Printf("\n== latency%s: %.0f span-end records/s (plus their starts) for %v, default --linger 250ms\n", s.tag(), rate, dur)
 	g := spangen.New(spangen.Options{Seed: 2, Spans: int(rate * dur.Seconds() * 1.2)})
@@ -76,8 +84,13 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	steadyTo, err := procCPU(pid)
 	close(stop)
 	res := <-done
+	if err != nil {
+		return err
+	}
+	steady := steadyTo - steadyFrom
 	var lat []time.Duration
 	r.mu.Lock()
 	for id, w := range written {
@@ -91,9 +104,10 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	fmt.Printf("RESULT latency%s: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s\n",
+	fmt.Printf("RESULT latency%s: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
 		s.tag(), len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
-		res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, ends), againstBulk(s, perMillion(res.cpu, ends)))
+		res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, ends), againstBulk(s, perMillion(res.cpu, ends)),
+		steady.Seconds(), perMillion(steady, ends), againstBulk(s, perMillion(steady, ends)))
 	return nil
 }
 
