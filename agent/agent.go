@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -54,6 +55,12 @@ type Config struct {
 	// each write costs two fsyncs, which at 250ms was most of the CPU of
 	// a steady 2,000 spans/s (docs/performance.md).
 	CheckpointInterval time.Duration
+	// OrphanAfter is how long a span-start record is held, with
+	// Decode.SkipStart, before it ships as an in-progress item; 0 drops
+	// starts at once (pure end-only ingest). MaxPendingStarts bounds the
+	// starts held; 0 means orphan.DefaultMaxPending.
+	OrphanAfter      time.Duration
+	MaxPendingStarts int
 	// StuckAfter is how long records may be held, while the backend
 	// answers, with none delivered, before /readyz and the systemd
 	// watchdog call the pipeline stuck; 0 means DefaultStuckAfter.
@@ -202,7 +209,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// sendCtx outlives ctx by up to ShutdownTimeout so what was read ships.
 	sendCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
+	var stopping atomic.Int64 // unix nanoseconds of the stop signal
 	stopTimer := context.AfterFunc(ctx, func() {
+		stopping.Store(time.Now().UnixNano())
+		a.log.Info("stopping: reading stopped; shipping the spans already read, then writing the checkpoint",
+			"spans_to_drain", a.prog.buffered.Load(), "within", a.cfg.ShutdownTimeout.String())
 		t := time.AfterFunc(a.cfg.ShutdownTimeout, func() {
 			a.log.Warn("shutdown timeout reached; records not yet delivered stay behind the checkpoint and are re-read next start")
 			abandon()
@@ -221,7 +232,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		maxLine = 4 << 20
 	}
 	fc := fileConfig{decode: a.cfg.Decode, format: a.cfg.Format, k8sMetadata: a.cfg.K8sMetadata, maxLine: maxLine}
+	orph, err := a.openOrphans(batcher, sem, fc)
+	if err != nil {
+		return err
+	}
+	if orph != nil {
+		defer orph.set.Close()
+		fc.decode.StartKeys = fc.decode.SkipStart // held starts need their identity
+	}
 	h := newLineHandler(ctx, fc, batcher, sem, &a.prog, a.m, a.log)
+	if a.cfg.Decode.SkipStart {
+		h.orphans = orph
+	}
 	tl, err := tailer.New(a.cfg.Tailer, st, h)
 	if err != nil {
 		return err
@@ -231,6 +253,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 
 	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, &a.prog, a.m, a.log)
+	ck.orphans = orph
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCk()
 	ckDone := make(chan struct{})
@@ -248,7 +271,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		// The rescuer adds to the batcher too, so it stops before Close.
+		stopRescue := make(chan struct{})
+		rescued := make(chan error, 1)
+		if orph != nil {
+			go func() { rescued <- orph.run(ctx, stopRescue) }()
+		} else {
+			rescued <- nil
+		}
 		err := tl.Run(ctx)
+		close(stopRescue)
+		if rerr := <-rescued; err == nil {
+			err = rerr
+		}
+		if err == nil && orph != nil && ctx.Err() == nil {
+			err = orph.shipDue(ctx) // --exit-on-eof: what is due ships now
+		}
 		if cerr := batcher.Close(sendCtx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 			err = cerr
 		}
@@ -281,6 +319,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if runErr != nil {
 		return runErr
 	}
-	a.log.Info("stopped", "checkpoint", filepath.Join(a.cfg.StateDir, checkpoint.FileName))
+	attrs := []any{"checkpoint", filepath.Join(a.cfg.StateDir, checkpoint.FileName)}
+	if at := stopping.Load(); at != 0 {
+		attrs = append(attrs, "drained_in", time.Since(time.Unix(0, at)).Round(time.Millisecond).String(), "left_for_next_start", a.prog.buffered.Load())
+	}
+	a.log.Info("stopped", attrs...)
 	return nil
 }

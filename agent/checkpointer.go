@@ -25,6 +25,7 @@ type checkpointer struct {
 	m        *metrics.Metrics
 	log      *ratelog.Logger
 	wake     chan struct{}
+	orphans  *orphans // nil unless span starts are held: journaled before each checkpoint
 
 	mu      sync.Mutex
 	last    map[string]checkpoint.Entry // by path: what was last written
@@ -59,6 +60,7 @@ func (c *checkpointer) run(ctx context.Context) {
 		// one atomic add, not a gauge update too), and read after the
 		// snapshot and set before the lag: a scrape that shows a file
 		// caught up shows its records unbuffered.
+		c.prepare()
 		entries := c.tailer.Snapshot()
 		c.m.BufferedSpans.Set(float64(c.prog.buffered.Load()))
 		if c.tailer.Scanned() {
@@ -83,8 +85,21 @@ func groupCommitWait(interval time.Duration, files int) time.Duration {
 }
 
 // save writes the checkpoint of the files as they are now, if it changed
-// since the last write.
-func (c *checkpointer) save() error { return c.write(c.tailer.Snapshot()) }
+// since the last write. Held starts are journaled first, all of them (two
+// spills: the second takes the generation the first left fresh).
+func (c *checkpointer) save() error {
+	c.prepare()
+	c.prepare()
+	return c.write(c.tailer.Snapshot())
+}
+
+// prepare journals the held starts the next checkpoint may pass (see
+// orphan.Set.Spill); write syncs the journal before the checkpoint.
+func (c *checkpointer) prepare() {
+	if c.orphans != nil {
+		c.orphans.prepare()
+	}
+}
 
 // write writes the checkpoint of entries, a tailer snapshot, if it changed
 // since the last write. It sorts entries by path.
@@ -120,6 +135,15 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 		}
 		return 0
 	})
+	if c.orphans != nil {
+		// The snapshot may pass the lines of starts journaled before it:
+		// they must be durable first.
+		if err := c.orphans.sync(); err != nil {
+			c.m.CheckpointWrites.WithLabelValues("error").Inc()
+			c.log.Warn("checkpoint", "held span starts could not be journaled; checkpoint not written, retrying", "err", err)
+			return err
+		}
+	}
 	if err := c.store.Save(checkpoint.State{Version: 1, Written: now, Files: entries}); err != nil {
 		c.m.CheckpointWrites.WithLabelValues("error").Inc()
 		c.log.Warn("checkpoint", "checkpoint write failed; retrying", "err", err)

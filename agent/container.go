@@ -25,6 +25,7 @@ type fileState struct {
 	dec    *decode.Decoder
 	joiner *frame.Joiner // nil for span files: lines go straight to the decoder
 	floor  int64         // the floor last set on cursor; -1 none
+	hold   int64         // start of a record held by the carry; -1 none
 	emit   func(frame.Record) error
 }
 
@@ -47,7 +48,7 @@ func (h *lineHandler) state(f *tailer.File, line []byte, start int64) *fileState
 	if f.Format() != format.String() {
 		f.SetFormat(format.String())
 	}
-	st := &fileState{cursor: f.Cursor(), dec: h.dec, floor: -1}
+	st := &fileState{cursor: f.Cursor(), dec: h.dec, floor: -1, hold: -1}
 	if h.files.k8sMetadata {
 		if attrs := kube.FromPath(f.Path()); attrs != nil {
 			st.dec = decode.New(h.files.withPod(attrs))
@@ -56,6 +57,7 @@ func (h *lineHandler) state(f *tailer.File, line []byte, start int64) *fileState
 	if format.Container() {
 		st.joiner = frame.NewJoiner(format, h.files.maxLine)
 		st.emit = func(r frame.Record) error { return h.record(f, st, r) }
+		h.carry.add(f)
 	}
 	f.SetState(st)
 	return st
@@ -125,8 +127,10 @@ func (h *lineHandler) setFloor(st *fileState, anchor int64) {
 	if !open {
 		floor = -1
 	}
-	if anchor >= 0 && (floor < 0 || anchor < floor) {
-		floor = anchor
+	for _, a := range [...]int64{anchor, st.hold} {
+		if a >= 0 && (floor < 0 || a < floor) {
+			floor = a
+		}
 	}
 	if floor != st.floor {
 		st.cursor.SetFloor(floor)
@@ -148,15 +152,26 @@ func (h *lineHandler) record(f *tailer.File, st *fileState, r frame.Record) erro
 	case r.TooLong:
 		h.skipBad(f, r.Start, r.End, &decode.Error{Reason: decode.ReasonTooLong, Msg: "record exceeds --max-line-bytes"})
 		return nil
-	case len(bytes.TrimSpace(r.Line)) == 0:
-		f.Cursor().Skip(r.End)
+	case r.Cut:
+		return h.cut(f, st, r)
+	case r.First:
+		return h.first(f, st, r)
+	}
+	return h.content(f, st, r.Line, r.Start, r.End)
+}
+
+// content handles the content of one container-log record.
+func (h *lineHandler) content(f *tailer.File, st *fileState, line []byte, start, end int64) error {
+	switch {
+	case len(bytes.TrimSpace(line)) == 0:
+		f.Cursor().Skip(end)
 		return nil
-	case !decode.LooksLikeSpan(r.Line):
+	case !decode.LooksLikeSpan(line):
 		h.notSpan.Inc()
-		f.Cursor().Skip(r.End)
+		f.Cursor().Skip(end)
 		return nil
 	}
-	return h.span(f, st.dec, r.Line, r.Start, r.End)
+	return h.span(f, st.dec, line, start, end)
 }
 
 // HandleEOF implements tailer.EOFHandler: partial records cut by the end of
@@ -170,5 +185,5 @@ func (h *lineHandler) HandleEOF(f *tailer.File) error {
 		return err
 	}
 	h.setFloor(st, -1)
-	return nil
+	return h.drained(f)
 }

@@ -22,11 +22,13 @@ type lineHandler struct {
 	ctx     context.Context // the reading context: ends when reading must stop
 	dec     *decode.Decoder // for files whose path carries no pod metadata
 	files   fileConfig
+	carry   carry // lines split across a log rotation
 	batcher *batch.Batcher
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
 	prog    *progress
 	buf     []byte // scratch for one encoded item
 	badLog  *ratelog.Logger
+	orphans *orphans // nil unless span starts are held for rescue
 
 	startEvents, endEvents, dropped, notSpan prometheus.Counter
 	bad                                      *prometheus.CounterVec
@@ -47,6 +49,11 @@ func newLineHandler(ctx context.Context, fc fileConfig, b *batch.Batcher, sem *s
 
 // HandleLine implements tailer.Handler.
 func (h *lineHandler) HandleLine(f *tailer.File, line []byte, start, end int64) error {
+	if h.carry.waiting() {
+		if err := h.expireCarry(time.Now()); err != nil {
+			return err
+		}
+	}
 	st := h.state(f, line, start)
 	if st == nil {
 		f.Cursor().Skip(end) // blank, and the format is not decided yet
@@ -72,6 +79,9 @@ func (h *lineHandler) span(f *tailer.File, dec *decode.Decoder, line []byte, sta
 		return nil
 	case decode.KindStart:
 		h.startEvents.Inc()
+		if h.orphans != nil {
+			return h.orphans.hold(h.ctx, f, line, span, start, end)
+		}
 		if span.Dropped {
 			h.dropped.Inc()
 			f.Cursor().Skip(end)
@@ -79,6 +89,9 @@ func (h *lineHandler) span(f *tailer.File, dec *decode.Decoder, line []byte, sta
 		}
 	case decode.KindEnd:
 		h.endEvents.Inc()
+		if h.orphans != nil {
+			h.orphans.ended(span)
+		}
 	}
 	if err := h.sem.Acquire(h.ctx, 1); err != nil {
 		return err

@@ -143,31 +143,7 @@ func (s *Store) Save(st State) error {
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.dir, tempPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync checkpoint: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, FileName)); err != nil {
-		return fmt.Errorf("rename checkpoint: %w", err)
-	}
-	ok = true
-	return syncDir(s.dir)
+	return WriteFileAtomic(filepath.Join(s.dir, FileName), tempPrefix, b, nil)
 }
 
 // Close releases the directory lock.
@@ -194,8 +170,9 @@ func (s *Store) sweep() {
 	}
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+// SyncDir makes a rename or a new file in dir durable (fsync of the
+// directory).
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync state dir: %w", err)

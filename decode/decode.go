@@ -61,7 +61,8 @@ const (
 )
 
 // Span describes a decoded line. TraceID and ID are the raw string contents
-// (escapes not undone), valid until the next call of Append.
+// (escapes not undone), valid until the next call of Append; a dropped
+// span-start record has them only with Options.StartKeys.
 type Span struct {
 	Kind    Kind
 	Dropped bool // a span-start record dropped by Options.SkipStart; no item was written
@@ -79,6 +80,7 @@ const MaxMetadata = 64
 // adds no metadata.
 type Options struct {
 	SkipStart bool // drop span-start records (end-only ingest)
+	StartKeys bool // with SkipStart: still report a dropped start's TraceID and ID (to hold it for rescue)
 	Metadata  []KV // added to every item's metadata when its key is absent; at most MaxMetadata, later ones ignored
 }
 
@@ -86,6 +88,7 @@ type Options struct {
 // it is not safe for concurrent use.
 type Decoder struct {
 	skipStart bool
+	startKeys bool
 	extra     []extraKV
 }
 
@@ -96,7 +99,7 @@ type extraKV struct {
 
 // New returns a Decoder for o.
 func New(o Options) *Decoder {
-	d := &Decoder{skipStart: o.SkipStart}
+	d := &Decoder{skipStart: o.SkipStart, startKeys: o.StartKeys}
 	for _, kv := range o.Metadata[:min(len(o.Metadata), MaxMetadata)] {
 		k, _ := json.Marshal(kv.Key)
 		v, _ := json.Marshal(kv.Value)
@@ -182,7 +185,13 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 			}
 			if d.skipStart && endSeen && line[f.end.s] == 'n' && f.id.ok() && f.name.ok() && f.start.ok() {
 				// Fast path: a span-start record that is going to be dropped.
-				return dst, Span{Kind: KindStart, Dropped: true}, nil
+				if !d.startKeys {
+					return dst, Span{Kind: KindStart, Dropped: true}, nil
+				}
+				// trace_id follows end_time in the agentex field order.
+				if f.traceID.ok() && line[f.traceID.s] == '"' && line[f.id.s] == '"' {
+					return dst, Span{Kind: KindStart, Dropped: true, TraceID: inner(line, f.traceID), ID: inner(line, f.id)}, nil
+				}
 			}
 			i = skipSpace(line, ve)
 			if i < len(line) && line[i] == ',' {

@@ -211,3 +211,52 @@ func FuzzDocker(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJoin pushes arbitrary physical lines through CRI and docker joiners:
+// no panic, every record's range is sane, and the floor never passes the
+// first line of a partial record still open.
+func FuzzJoin(f *testing.F) {
+	f.Add(ts+"stdout P a\n"+ts+"stderr P b\n"+ts+"stdout F c\n"+ts+"stderr F d", true)
+	f.Add(`{"log":"a","stream":"stdout"}`+"\n"+`{"log":"b\n","stream":"stderr"}`, false)
+	f.Fuzz(func(t *testing.T, data string, useCRI bool) {
+		format := Docker
+		if useCRI {
+			format = CRI
+		}
+		j := NewJoiner(format, 64)
+		var off int64
+		lastEnd := int64(0)
+		for _, l := range strings.Split(data, "\n") {
+			end := off + int64(len(l)) + 1
+			err := j.Push([]byte(l), off, end, func(r Record) error {
+				if r.Anchor > r.Start || r.Start >= r.End || r.End > end {
+					t.Fatalf("record range %d-%d anchor %d after line ending %d", r.Start, r.End, r.Anchor, end)
+				}
+				if r.Line != nil && len(r.Line) > 64 {
+					t.Fatalf("record of %d bytes over the maximum", len(r.Line))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range j.streams {
+				if p := &j.streams[i]; p.open {
+					if fl, ok := j.Floor(); !ok || fl > p.start {
+						t.Fatalf("floor %d (%v) past an open partial at %d", fl, ok, p.start)
+					}
+				}
+			}
+			lastEnd, off = end, end
+		}
+		j.Flush(func(r Record) error {
+			if r.End > lastEnd {
+				t.Fatalf("flushed record ends at %d past the file's %d", r.End, lastEnd)
+			}
+			return nil
+		})
+		if _, ok := j.Floor(); ok {
+			t.Fatal("a partial is open after Flush")
+		}
+	})
+}

@@ -14,6 +14,15 @@ type Record struct {
 	Anchor  int64
 	Err     *Error // malformed framing: bad input
 	TooLong bool   // content over the maximum line length; discarded
+	// Stream is the record's stream (0 stdout, 1 stderr; 0 for span files).
+	Stream int
+	// First marks the first record of its stream in the file: when a
+	// rotation reopened the log in the middle of a line, its first piece
+	// may be the rest of a line that began in the previous file.
+	First bool
+	// Cut marks a partial record that the end of the file cut short
+	// (Flush): its rest, if any, is in the next file.
+	Cut bool
 }
 
 // Joiner reassembles the records of one file. It is not safe for concurrent
@@ -22,7 +31,8 @@ type Joiner struct {
 	format  Format
 	max     int
 	streams [numStreams]partial
-	scratch []byte // unescaped docker content of the current physical line
+	seen    [numStreams]bool // a line of the stream was read
+	scratch []byte           // unescaped docker content of the current physical line
 }
 
 type partial struct {
@@ -31,6 +41,7 @@ type partial struct {
 	anchor     int64
 	buf        []byte
 	tooLong    bool
+	first      bool // its first piece was the stream's first line in the file
 }
 
 // NewJoiner returns a joiner for f (Span, CRI or Docker) whose records hold
@@ -89,9 +100,11 @@ func (j *Joiner) Push(line []byte, start, end int64, emit func(Record) error) er
 		return emit(Record{Start: start, End: end, Anchor: start, Err: err})
 	}
 	p := &j.streams[stream]
+	first := !j.seen[stream]
+	j.seen[stream] = true
 	if isPart {
 		if !p.open {
-			*p = partial{open: true, start: start, anchor: start, buf: p.buf[:0]}
+			*p = partial{open: true, start: start, anchor: start, buf: p.buf[:0], first: first}
 		}
 		p.end = end
 		if !p.tooLong {
@@ -104,13 +117,13 @@ func (j *Joiner) Push(line []byte, start, end int64, emit func(Record) error) er
 		return nil
 	}
 	if !p.open {
-		rec := Record{Line: content, Start: start, End: end, Anchor: start}
+		rec := Record{Line: content, Start: start, End: end, Anchor: start, Stream: stream, First: first}
 		if len(content) > j.max {
 			rec.Line, rec.TooLong = nil, true
 		}
 		return emit(rec)
 	}
-	rec := Record{Start: p.start, End: end, Anchor: p.anchor}
+	rec := Record{Start: p.start, End: end, Anchor: p.anchor, Stream: stream, First: p.first}
 	if p.tooLong || len(p.buf)+len(content) > j.max {
 		rec.TooLong = true
 	} else {
@@ -152,7 +165,7 @@ func (j *Joiner) Flush(emit func(Record) error) error {
 			return nil
 		}
 		p := &j.streams[oldest]
-		rec := Record{Start: p.start, End: p.end, Anchor: p.anchor, Line: p.buf}
+		rec := Record{Start: p.start, End: p.end, Anchor: p.anchor, Line: p.buf, Stream: oldest, First: p.first, Cut: true}
 		if p.tooLong {
 			rec.Line, rec.TooLong = nil, true
 		}

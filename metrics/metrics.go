@@ -48,6 +48,9 @@ type Metrics struct {
 	CheckpointWrites        *prometheus.CounterVec // by result: ok, error
 	CheckpointLastWriteTime prometheus.Gauge       // unix seconds of the last successful write
 	BackendUp               prometheus.Gauge       // 1 while the last attempt reached the backend
+
+	PendingStarts prometheus.Gauge       // span starts held for orphan-start rescue
+	SpansRescued  *prometheus.CounterVec // held starts shipped, by reason: orphan_after, pending_limit
 }
 
 // New builds the series and registers them, with the Go runtime and process
@@ -103,6 +106,10 @@ func New() *Metrics {
 			Name: "spanshipper_checkpoint_last_write_timestamp_seconds", Help: "Unix time of the last successful checkpoint write."}),
 		BackendUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "spanshipper_backend_up", Help: "1 when the last request reached the backend and was not a transient failure."}),
+		PendingStarts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spanshipper_pending_starts", Help: "Span-start records held until their end arrives or --orphan-after passes."}),
+		SpansRescued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spanshipper_spans_rescued_total", Help: "Held span starts shipped as in-progress items, by reason (orphan_after, pending_limit)."}, []string{"reason"}),
 	}
 	r.MustRegister(
 		collectors.NewGoCollector(),
@@ -112,6 +119,7 @@ func New() *Metrics {
 		m.Requests, m.RequestRetries, m.RequestDuration, m.RequestsInFlight, m.BatchItems, m.BatchBytes,
 		m.BufferedSpans, m.FileLag, m.Lag, m.FilesTracked, m.FilesOpen,
 		m.CheckpointWrites, m.CheckpointLastWriteTime, m.BackendUp,
+		m.PendingStarts, m.SpansRescued,
 	)
 	return m
 }

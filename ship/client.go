@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -55,6 +56,14 @@ type Config struct {
 	DeadLetters    DeadLetterWriter  // required
 	Logger         *slog.Logger
 	Metrics        *metrics.Metrics
+
+	// RejectStorm is how many single items in a row may be rejected
+	// permanently, with no 2xx between, before batches are held and retried
+	// instead of dead-lettered; 0 means DefaultRejectStorm, < 0 never.
+	RejectStorm int
+	// FailureLogPeriod is the least time between two lines about failed
+	// attempts; 0 means FailureLogPeriod.
+	FailureLogPeriod time.Duration
 }
 
 // DeadLetterWriter durably stores items that can never be delivered.
@@ -74,6 +83,10 @@ type Client struct {
 
 	shipped prometheus.Counter
 	health  health
+	fails   *failureLog
+	storm   storm
+	backoff Backoff
+	sending atomic.Int64 // items in Send calls, for the failure log
 	gzips   sync.Pool
 }
 
@@ -96,6 +109,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RetryAfterMax <= 0 {
 		cfg.RetryAfterMax = 5 * time.Minute
+	}
+	if cfg.RejectStorm == 0 {
+		cfg.RejectStorm = DefaultRejectStorm
+	}
+	if cfg.FailureLogPeriod <= 0 {
+		cfg.FailureLogPeriod = FailureLogPeriod
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -122,9 +141,12 @@ func New(cfg Config) (*Client, error) {
 		cfg: cfg, url: strings.TrimRight(cfg.Endpoint, "/") + Path,
 		log: cfg.Logger, m: cfg.Metrics, rlog: ratelog.New(cfg.Logger, time.Minute),
 		shipped: cfg.Metrics.SpansShipped,
+		storm:   storm{threshold: cfg.RejectStorm},
+		backoff: Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax, RetryAfterMax: cfg.RetryAfterMax, Now: cfg.Now, Rand: cfg.Rand},
 	}
+	c.fails = newFailureLog(cfg.Logger, cfg.Endpoint, cfg.FailureLogPeriod, cfg.Now, c.sending.Load)
 	c.health.set(true, "no request yet")
-	backoff := Backoff{Min: cfg.BackoffMin, Max: cfg.BackoffMax, RetryAfterMax: cfg.RetryAfterMax, Now: cfg.Now, Rand: cfg.Rand}
+	backoff := c.backoff
 	retryMax := math.MaxInt
 	if cfg.MaxRetries > 0 {
 		retryMax = cfg.MaxRetries - 1 // RetryMax counts retries, --max-retries attempts
@@ -183,26 +205,43 @@ func (e *gaveUpError) Error() string {
 func (e *gaveUpError) Unwrap() error { return e.err }
 
 // checkRetry is retryablehttp's retry policy: retry transient outcomes,
-// stop when the request's context ends.
+// stop when the request's context ends. It sees every attempt, so it names
+// failures to the operator and notices the backend's return.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	status := statusOf(resp)
 	if Classify(status, err) != Transient {
+		c.fails.success()
 		return false, nil
 	}
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		// Loud, but once a minute: the records wait in the files until the key works.
-		c.rlog.Error("auth", "the span API rejects the credentials; retrying, nothing is dropped — check the API key and account id",
-			"status", status, "endpoint", c.cfg.Endpoint)
-	}
+	c.fails.failure(Cause(status, peekBody(resp), err, c.cfg.RequestTimeout))
 	return true, nil
 }
 
+// peekBody returns the first bytes of a failed response's body and leaves
+// them readable for whoever reads the body next.
+func peekBody(resp *http.Response) string {
+	if resp == nil || resp.Body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxCauseBody+1))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	return string(b)
+}
+
 // Ready reports whether the backend answered the last attempt with anything
-// but a transient failure, and why not.
-func (c *Client) Ready() (bool, string) { return c.health.get() }
+// but a transient failure and is not in a reject storm, and why not.
+func (c *Client) Ready() (bool, string) {
+	if on, why := c.storm.state(); on {
+		return false, why
+	}
+	return c.health.get()
+}
 
 // Close releases idle connections.
 func (c *Client) Close() { c.http.HTTPClient.CloseIdleConnections() }
@@ -223,12 +262,17 @@ func (c *Client) Send(ctx context.Context, bt *batch.Batch) error {
 	for i := range idx {
 		idx[i] = i
 	}
+	c.sending.Add(int64(len(idx)))
+	defer c.sending.Add(-int64(len(idx)))
 	return c.send(ctx, bt, idx, bt.Body)
 }
 
 // send delivers the items idx of bt, whose request body is body.
 func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []byte) error {
 	status, respBody, err := c.exchange(ctx, body)
+	if err == nil && Classify(status, nil) == Permanent {
+		status, respBody, err = c.holdInStorm(ctx, bt, idx, body, status, respBody)
+	}
 	if err != nil {
 		var gu *gaveUpError
 		if ctx.Err() != nil || !errors.As(err, &gu) {
@@ -239,6 +283,7 @@ func (c *Client) send(ctx context.Context, bt *batch.Batch, idx []int, body []by
 	}
 	switch Classify(status, nil) {
 	case OK:
+		c.stormOver()
 		c.shipped.Add(float64(len(idx)))
 		return nil
 	case Permanent, TooLarge:

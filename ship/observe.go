@@ -1,7 +1,8 @@
 package ship
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -23,12 +24,13 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	m.RequestsInFlight.Dec()
 	status := statusOf(resp)
 	m.Requests.WithLabelValues(StatusClass(status, err)).Inc()
-	if Classify(status, err) == Transient && req.Context().Err() == nil {
-		why := fmt.Sprintf("status %d", status)
-		if err != nil {
-			why = err.Error()
+	// A request canceled by spanshipper (shutdown) says nothing about the
+	// backend; one that ran out of --request-timeout does.
+	if ctxErr := req.Context().Err(); Classify(status, err) == Transient && !errors.Is(ctxErr, context.Canceled) {
+		if dl, ok := req.Context().Deadline(); ok && !time.Now().Before(dl) {
+			err = context.DeadlineExceeded // the transport words it in several ways
 		}
-		o.c.health.set(false, "backend unavailable: "+why)
+		o.c.health.set(false, "backend unavailable: "+Cause(status, "", err, o.c.cfg.RequestTimeout))
 		m.BackendUp.Set(0)
 	} else if err == nil {
 		o.c.health.set(true, "ok")

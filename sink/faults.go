@@ -13,7 +13,7 @@ import (
 // Faults make the receiver misbehave the ways a real backend and network
 // do. They apply to batch requests, before validation, in this order:
 // Outage, FailFraction, SlowFraction, PoisonName. They can be replaced at
-// run time with PUT /admin/faults.
+// run time with PUT /admin/faults. RejectAll comes right after Outage.
 type Faults struct {
 	// FailFraction is the share of batch requests failed, in equal parts
 	// with 500, 503 + Retry-After (seconds), 429 + Retry-After (an HTTP
@@ -21,6 +21,10 @@ type Faults struct {
 	FailFraction float64 `json:"fail_fraction"`
 	// Outage answers every batch request with 503 + Retry-After.
 	Outage bool `json:"outage"`
+	// RejectAll answers every batch request with 422, as a backend with a
+	// bad deploy or a changed schema does: the items are fine, the
+	// backend is not.
+	RejectAll bool `json:"reject_all"`
 	// PoisonName rejects with 422 any batch holding an item of this name.
 	PoisonName string `json:"poison_name"`
 	// SlowFraction is the share of batch requests delayed by SlowMS.
@@ -48,6 +52,7 @@ type fault int
 const (
 	faultNone fault = iota
 	faultOutage
+	faultRejectAll
 	fault500
 	fault503
 	fault429
@@ -91,6 +96,9 @@ func (in *injector) draw() (fault, time.Duration, int) {
 	if f.Outage {
 		return faultOutage, 0, f.retryAfter()
 	}
+	if f.RejectAll {
+		return faultRejectAll, 0, 0
+	}
 	if f.FailFraction > 0 && in.r.Float64() < f.FailFraction {
 		return [...]fault{fault500, fault503, fault429, faultReset}[in.r.IntN(4)], 0, f.retryAfter()
 	}
@@ -132,6 +140,8 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request) bool {
 	case fault503:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		s.reject(w, http.StatusServiceUnavailable, "injected unavailability")
+	case faultRejectAll:
+		s.reject(w, http.StatusUnprocessableEntity, "injected rejection of every batch")
 	case faultOutage:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		s.reject(w, http.StatusServiceUnavailable, "outage")

@@ -142,3 +142,16 @@ func TestAdminFaults(t *testing.T) {
 		t.Fatalf("after clearing: %d %s", ans.status, ans.body)
 	}
 }
+
+func TestRejectAll(t *testing.T) {
+	srv := newSink(t, Config{Faults: Faults{RejectAll: true}})
+	for range 3 {
+		if ans := send(t, srv, batch(item("t", "1", "fine", t1))); ans.status != http.StatusUnprocessableEntity {
+			t.Fatalf("got %d %s, want 422", ans.status, ans.body)
+		}
+	}
+	st := getStats(t, srv)
+	if st.FaultsInjected != 3 || st.Status["422"] != 3 || st.Stored != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -8,6 +8,7 @@
 //	PUT  /v5/spans/batch  the batch API (other methods: 405)
 //	GET  /stats           counters, see Stats
 //	GET  /spans           stored items as NDJSON, sorted by trace_id, id
+//	GET  /starts          every in-progress item ever received, see getStarts
 //	POST /reset           clear storage and counters
 //	GET  /admin/faults    current Faults as JSON
 //	PUT  /admin/faults    replace the Faults (JSON body)
@@ -50,9 +51,10 @@ type Server struct {
 	mux    *http.ServeMux
 	faults *injector
 
-	mu    sync.Mutex
-	spans map[string]stored
-	stats Stats
+	mu     sync.Mutex
+	spans  map[string]stored
+	starts map[string]int64 // in-progress items received, by key, repeats counted
+	stats  Stats
 }
 
 // stored is one held item; raw is never modified once stored.
@@ -77,6 +79,7 @@ type Stats struct {
 	MissingHeaders    int64            `json:"missing_headers"`      // requests lacking x-api-key or x-selected-account-id
 	FaultsInjected    int64            `json:"faults_injected"`      // injected answers: outages, failures, resets, poison rejections
 	Slowed            int64            `json:"slowed"`               // requests delayed by slow_fraction
+	StartsReceived    int64            `json:"starts_received"`      // in-progress items (no end_timestamp) of successful requests, repeats included
 }
 
 // New returns a Server for cfg.
@@ -85,12 +88,14 @@ func New(cfg Config) *Server {
 		cfg:    cfg,
 		faults: newInjector(cfg.Faults),
 		spans:  map[string]stored{},
+		starts: map[string]int64{},
 		stats:  Stats{Status: map[string]int64{}},
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("PUT /v5/spans/batch", s.batch)
 	s.mux.HandleFunc("GET /stats", s.getStats)
 	s.mux.HandleFunc("GET /spans", s.dump)
+	s.mux.HandleFunc("GET /starts", s.getStarts)
 	s.mux.HandleFunc("POST /reset", s.reset)
 	s.mux.HandleFunc("GET /admin/faults", s.getFaults)
 	s.mux.HandleFunc("PUT /admin/faults", s.putFaults)
@@ -206,6 +211,7 @@ func (s *Server) dump(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) reset(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	s.spans = map[string]stored{}
+	s.starts = map[string]int64{}
 	s.stats = Stats{Status: map[string]int64{}}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -343,6 +349,10 @@ func (s *Server) store(raws []json.RawMessage, items []checkedItem) {
 			s.stats.DupInRequest++
 		}
 		seen[it.key] = struct{}{}
+		if !it.complete {
+			s.stats.StartsReceived++
+			s.starts[it.key]++
+		}
 		if s.cfg.Discard {
 			continue
 		}

@@ -51,6 +51,11 @@ type File struct {
 	state  any    // the handler's own per-file state
 }
 
+// Gone reports whether no matching path leads to the file any more (renamed
+// away or deleted): it is being drained. For the handler, on the reader
+// goroutine.
+func (f *File) Gone() bool { return f.gone }
+
 // Format returns the format decision kept with the file's checkpoint ("" when
 // none was made yet, or the file was truncated since).
 func (f *File) Format() string { return f.format }

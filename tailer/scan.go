@@ -20,7 +20,7 @@ func (t *Tailer) match() []string {
 	var out []string
 	gz := make(map[string]bool)
 	for _, g := range t.cfg.Include {
-		paths, _ := filepath.Glob(g) // the pattern was validated by the caller
+		paths := t.globs.expand(g) // the pattern was validated by the caller
 		for _, p := range paths {
 			if seen[p] || t.excluded(p) {
 				continue
@@ -41,8 +41,11 @@ func (t *Tailer) match() []string {
 	return out
 }
 
-func (t *Tailer) excluded(p string) bool {
-	for _, g := range t.cfg.Exclude {
+func (t *Tailer) excluded(p string) bool { return Excluded(t.cfg.Exclude, p) }
+
+// Excluded reports whether an --exclude glob matches path p or its base name.
+func Excluded(exclude []string, p string) bool {
+	for _, g := range exclude {
 		if ok, _ := filepath.Match(g, p); ok {
 			return true
 		}

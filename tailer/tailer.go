@@ -102,6 +102,7 @@ type Tailer struct {
 	handler Handler
 	log     *slog.Logger
 	rlog    *ratelog.Logger // warnings that repeat at each poll: once a minute per file
+	globs   *globber        // the --path globs, each problem logged once
 
 	restore   map[identity]checkpoint.Entry // checkpoints not yet matched to a file
 	gzSkipped map[string]bool               // compressed files matched by the last scan, each logged once
@@ -133,6 +134,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		handler:  h,
 		log:      cfg.Logger,
 		rlog:     ratelog.New(cfg.Logger, time.Minute),
+		globs:    newGlobber(cfg.Logger),
 		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
 		files:    make(map[identity]*File),
 		byPath:   make(map[string]*File),

@@ -53,6 +53,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Format          string // auto, span, cri or docker
 	K8sMetadata     bool
+	InsecureHTTP    bool // allow a key over http:// to a host that is not loopback
+
+	// Orphan-start rescue (--orphan-after, --max-pending-starts).
+	OrphanAfter      time.Duration // held span starts ship after this; 0: dropped at once
+	MaxPendingStarts int
 
 	// Source says, per flag name, what decided its value: "--flag", a
 	// variable's name, or "default".
@@ -79,6 +84,10 @@ func DefaultConfig() Config {
 		Format:          "auto",
 		K8sMetadata:     true,
 		Source:          map[string]string{},
+
+		// Orphan-start rescue.
+		OrphanAfter:      5 * time.Minute,
+		MaxPendingStarts: 100000,
 	}
 }
 
@@ -162,6 +171,10 @@ func settings() []setting {
 				return nil
 			},
 			def: func(c *Config) string { return strconv.FormatBool(c.SkipSpanStart) }},
+		{flag: "orphan-after", env: "SPANSHIPPER_ORPHAN_AFTER", usage: "with skipping on, a span start whose end has not come after this ships as in-progress (0: drop starts at once)",
+			parse: dur(func(c *Config) *time.Duration { return &c.OrphanAfter }), def: func(c *Config) string { return c.OrphanAfter.String() }},
+		{flag: "max-pending-starts", env: "SPANSHIPPER_MAX_PENDING_STARTS", usage: "span starts held at most; past it the oldest ships early",
+			parse: num(func(c *Config) *int { return &c.MaxPendingStarts }), def: func(c *Config) string { return strconv.Itoa(c.MaxPendingStarts) }},
 		{flag: "batch-size", env: "SPANSHIPPER_BATCH_SIZE", alias: "AGENTEX_SPAN_QUEUE_BATCH_SIZE", usage: "items per request, clamped to 1..1000",
 			parse: num(func(c *Config) *int { return &c.BatchSize }), def: func(c *Config) string { return strconv.Itoa(c.BatchSize) }},
 		{flag: "linger", env: "SPANSHIPPER_LINGER", alias: "AGENTEX_SPAN_QUEUE_LINGER_MS", usage: "longest wait after a batch's first item (alias in ms)",
@@ -226,6 +239,8 @@ func settings() []setting {
 			parse: str(func(c *Config) *string { return &c.Format }), def: func(c *Config) string { return c.Format }},
 		{flag: "k8s-metadata", env: "SPANSHIPPER_K8S_METADATA", isBool: true, usage: "add pod metadata from kubelet log paths to each item",
 			parse: boolean(func(c *Config) *bool { return &c.K8sMetadata }), def: func(c *Config) string { return strconv.FormatBool(c.K8sMetadata) }},
+		{flag: "insecure-http", env: "SPANSHIPPER_INSECURE_HTTP", isBool: true, usage: "allow sending the API key over http:// to a host that is not loopback",
+			parse: boolean(func(c *Config) *bool { return &c.InsecureHTTP })},
 	}
 }
 
@@ -265,12 +280,22 @@ func parseSize(v string) (int, error) {
 // caller to log. Errors name the flag and its variable; flag.ErrHelp means
 // -h was asked for.
 func LoadConfig(args []string, getenv func(string) (string, bool)) (Config, []string, error) {
+	c, warnings, err := load(args, getenv, settings())
+	if err != nil {
+		return c, nil, err
+	}
+	warnings = append(warnings, c.clamp()...)
+	return c, warnings, c.Validate()
+}
+
+// load resolves the settings all (the agent's, or a sub-command's share of
+// them) from args and the environment, without validating.
+func load(args []string, getenv func(string) (string, bool), all []setting) (Config, []string, error) {
 	c := DefaultConfig()
 	var warnings []string
 	fs := flag.NewFlagSet("spanshipper", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	all := settings()
 	for _, s := range all {
 		parse := s.parse
 		name := s.flag
@@ -342,8 +367,7 @@ func LoadConfig(args []string, getenv func(string) (string, bool)) (Config, []st
 	if c.Source["api-key-file"] != "default" {
 		c.APIKeySource = c.Source["api-key-file"]
 	}
-	warnings = append(warnings, c.clamp()...)
-	return c, warnings, c.Validate()
+	return c, warnings, nil
 }
 
 // nextSource names what is used when variable name is unusable.
@@ -383,9 +407,8 @@ func (c *Config) Validate() error {
 			return bad("path", "SPANSHIPPER_PATH", "bad glob %q: %v", g, err)
 		}
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("endpoint", "SPANSHIPPER_ENDPOINT, SGP_CLIENT_BASE_URL", "%q is not an http(s) URL", c.Endpoint)
+	if err := c.ValidateEndpoint(); err != nil {
+		return err
 	}
 	switch {
 	case c.Linger <= 0:
@@ -394,6 +417,10 @@ func (c *Config) Validate() error {
 		return bad("concurrency", "SPANSHIPPER_CONCURRENCY, AGENTEX_SPAN_QUEUE_CONCURRENCY", "must be 1..256, got %d", c.Concurrency)
 	case c.MaxRetries < 0:
 		return bad("max-retries", "SPANSHIPPER_MAX_RETRIES, AGENTEX_SPAN_QUEUE_MAX_RETRIES", "must be 0 (never give up) or more, got %d", c.MaxRetries)
+	case c.OrphanAfter < 0:
+		return bad("orphan-after", "SPANSHIPPER_ORPHAN_AFTER", "must be 0 (drop starts at once) or more, got %v", c.OrphanAfter)
+	case c.MaxPendingStarts < 1:
+		return bad("max-pending-starts", "SPANSHIPPER_MAX_PENDING_STARTS", "must be at least 1, got %d", c.MaxPendingStarts)
 	case c.MaxBuffered < 0:
 		return bad("max-buffered", "SPANSHIPPER_MAX_BUFFERED, AGENTEX_SPAN_QUEUE_MAX_SIZE", "must be 0 (automatic) or more, got %d", c.MaxBuffered)
 	case c.MaxBuffered > 0 && c.MaxBuffered < c.BatchSize:
@@ -427,7 +454,26 @@ func (c *Config) Validate() error {
 			return bad("listen", "SPANSHIPPER_LISTEN", "%q is not host:port (or off)", c.Listen)
 		}
 	}
+	return nil
+}
+
+// ValidateEndpoint checks the endpoint and its credentials; each error names
+// the flag and its variable.
+func (c *Config) ValidateEndpoint() error {
+	bad := func(flagName, env, format string, a ...any) error {
+		return fmt.Errorf("--%s (%s): %s", flagName, env, fmt.Sprintf(format, a...))
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("endpoint", "SPANSHIPPER_ENDPOINT, SGP_CLIENT_BASE_URL", "%q is not an http(s) URL", c.Endpoint)
+	}
+	if c.RequestTimeout <= 0 {
+		return bad("request-timeout", "SPANSHIPPER_REQUEST_TIMEOUT", "must be positive, got %v", c.RequestTimeout)
+	}
 	if !loopback(u.Hostname()) {
+		if u.Scheme == "http" && !c.APIKey.IsZero() && !c.InsecureHTTP {
+			return bad("insecure-http", "SPANSHIPPER_INSECURE_HTTP", "endpoint %s would send the API key in clear text to a host that is not loopback; use https://, or allow it with --insecure-http", c.Endpoint)
+		}
 		if c.APIKey.IsZero() {
 			return bad("api-key-file", "SPANSHIPPER_API_KEY, SGP_API_KEY", "an API key is required for endpoint %s", c.Endpoint)
 		}

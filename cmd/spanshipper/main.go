@@ -3,6 +3,8 @@
 //
 //	spanshipper --path '/var/log/agents/*.jsonl' [flags]   run the agent
 //	spanshipper status --state-dir DIR [--json]            show checkpoints
+//	spanshipper check [flags]                              check a configuration
+//	spanshipper dead-letters list|replay --state-dir DIR   summarise or re-send dead letters
 //	spanshipper version                                    print the version
 package main
 
@@ -46,6 +48,10 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 			return 0
 		case "status":
 			return runStatus(args[1:], getenv, stdout, stderr)
+		case "check":
+			return runCheck(args[1:], getenv, stdout, stderr)
+		case "dead-letters":
+			return runDeadLetters(args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, warnings, err := LoadConfig(args, getenv)

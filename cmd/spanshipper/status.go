@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spanshipper/spanshipper/checkpoint"
+	"github.com/spanshipper/spanshipper/orphan"
 )
 
 // fileStatus is one line of `spanshipper status`.
@@ -52,6 +53,11 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		fmt.Fprintf(stderr, "spanshipper: %v\n", err)
 		return 1
 	}
+	held, err := orphan.Count(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "spanshipper: %v\n", err)
+		return 1
+	}
 	now := time.Now()
 	rows := make([]fileStatus, 0, len(st.Files))
 	for _, e := range st.Files {
@@ -70,10 +76,11 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {
-			StateDir string       `json:"state_dir"`
-			Written  time.Time    `json:"written"`
-			Files    []fileStatus `json:"files"`
-		}{*dir, st.Written, rows})
+			StateDir  string       `json:"state_dir"`
+			Written   time.Time    `json:"written"`
+			HeldStart int          `json:"held_span_starts"` // journaled, see orphan.Count
+			Files     []fileStatus `json:"files"`
+		}{*dir, st.Written, held, rows})
 		return 0
 	}
 	fmt.Fprintf(stdout, "checkpoint %s, written %s ago\n", *dir, now.Sub(st.Written).Round(time.Second))
@@ -90,6 +97,7 @@ func runStatus(args []string, getenv func(string) (string, bool), stdout, stderr
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Path, r.Offset, size, behind, time.Duration(r.AgeSeconds*float64(time.Second)).Round(time.Second))
 	}
 	tw.Flush()
+	fmt.Fprintf(stdout, "held span starts: %d (awaiting their end or --orphan-after)\n", held)
 	return 0
 }
 

@@ -52,6 +52,9 @@ func agentConfig(c Config, log *slog.Logger, m *metrics.Metrics) agent.Config {
 		ShutdownTimeout: c.ShutdownTimeout,
 		Logger:          log,
 		Metrics:         m,
+
+		OrphanAfter:      c.OrphanAfter,
+		MaxPendingStarts: c.MaxPendingStarts,
 	}
 }
 

@@ -46,6 +46,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	f := &o.cfg.Faults
 	fs.Float64Var(&f.FailFraction, "fail-fraction", 0, "share of batch requests failed (500, 503, 429, connection reset)")
 	fs.BoolVar(&f.Outage, "outage", false, "answer every batch request with 503")
+	fs.BoolVar(&f.RejectAll, "reject-all", false, "answer every batch request with 422")
 	fs.StringVar(&f.PoisonName, "poison-name", "", "reject with 422 any batch holding a span of this name")
 	fs.Float64Var(&f.SlowFraction, "slow-fraction", 0, "share of batch requests delayed by --slow-ms")
 	fs.IntVar(&f.SlowMS, "slow-ms", 0, "delay of slow requests, in milliseconds")

@@ -2,6 +2,9 @@ package kubernetes
 
 import (
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,23 +16,36 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
+// runtimeOwned are host trees the container runtime and kubelet create and
+// write. spanshipper mounts them read-only with hostPath type Directory: a
+// missing one is a misconfigured node, not something to create empty.
+var runtimeOwned = []string{"/var/log/pods", "/var/lib/docker/containers"}
+
+// TestDaemonSet checks the DaemonSet as applied — the base and the base with
+// every combination of components — against what spanshipper needs.
 func TestDaemonSet(t *testing.T) {
-	all := load(t)
-	ds, _ := only[*appsv1.DaemonSet](t, all)
-	var cms []*corev1.ConfigMap
-	for _, m := range all {
-		if cm, ok := m.obj.(*corev1.ConfigMap); ok {
-			cms = append(cms, cm)
-		}
+	for _, v := range variants(t) {
+		t.Run(v.name, func(t *testing.T) { checkDaemonSet(t, v) })
 	}
+}
+
+// spanshipperContainer returns the DaemonSet's one container.
+func spanshipperContainer(t *testing.T, ds *appsv1.DaemonSet) corev1.Container {
+	t.Helper()
 	pod := ds.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
-	c := pod.Containers[0]
+	return pod.Containers[0]
+}
+
+func checkDaemonSet(t *testing.T, v variant) {
+	ds, cms := v.ds, v.cms
+	pod := ds.Spec.Template.Spec
+	c := spanshipperContainer(t, ds)
 	volumes := map[string]corev1.Volume{}
-	for _, v := range pod.Volumes {
-		volumes[v.Name] = v
+	for _, vol := range pod.Volumes {
+		volumes[vol.Name] = vol
 	}
 
 	t.Run("metrics port and probes", func(t *testing.T) {
@@ -69,6 +85,10 @@ func TestDaemonSet(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		mounts[m.MountPath] = m
 	}
+	stateDir, ok := setting(c, cms, "state-dir", "SPANSHIPPER_STATE_DIR", "STATE_DIRECTORY")
+	if !ok {
+		stateDir = "/var/lib/spanshipper" // SPEC §6 default
+	}
 
 	t.Run("span files from a read-only hostPath", func(t *testing.T) {
 		paths, ok := setting(c, cms, "path", "SPANSHIPPER_PATH")
@@ -96,17 +116,33 @@ func TestDaemonSet(t *testing.T) {
 		}
 	})
 
-	t.Run("state dir on a writable hostPath", func(t *testing.T) {
-		dir, ok := setting(c, cms, "state-dir", "SPANSHIPPER_STATE_DIR", "STATE_DIRECTORY")
-		if !ok {
-			dir = "/var/lib/spanshipper" // SPEC §6 default
+	t.Run("every mount but the state dir is read-only", func(t *testing.T) {
+		for _, m := range c.VolumeMounts {
+			if m.MountPath != stateDir && !m.ReadOnly {
+				t.Errorf("mount %s is writable; only the state dir %s needs to be", m.MountPath, stateDir)
+			}
+			hp := volumes[m.Name].HostPath
+			if hp == nil {
+				continue
+			}
+			// The same path as on the host: docker's symlinks in
+			// /var/log/pods resolve, and paths in logs match the node's.
+			if hp.Path != m.MountPath {
+				t.Errorf("hostPath %s is mounted at %s; mount it at the same path", hp.Path, m.MountPath)
+			}
+			if slices.Contains(runtimeOwned, hp.Path) && (hp.Type == nil || *hp.Type != corev1.HostPathDirectory) {
+				t.Errorf("hostPath %s: type %v, want Directory (read-only; the runtime creates it)", hp.Path, hp.Type)
+			}
 		}
-		m, ok := mounts[dir]
+	})
+
+	t.Run("state dir on a writable hostPath", func(t *testing.T) {
+		m, ok := mounts[stateDir]
 		if !ok {
-			t.Fatalf("state dir %s is not a volume mount: checkpoints would die with the pod", dir)
+			t.Fatalf("state dir %s is not a volume mount: checkpoints would die with the pod", stateDir)
 		}
 		if m.ReadOnly {
-			t.Errorf("state dir %s is mounted readOnly", dir)
+			t.Errorf("state dir %s is mounted readOnly", stateDir)
 		}
 		if volumes[m.Name].HostPath == nil {
 			t.Errorf("state volume %s is not a hostPath: checkpoints would die with the pod", m.Name)
@@ -118,12 +154,17 @@ func TestDaemonSet(t *testing.T) {
 		if sc == nil {
 			t.Fatal("container has no securityContext")
 		}
-		nonRoot := sc.RunAsNonRoot
-		if nonRoot == nil && pod.SecurityContext != nil {
-			nonRoot = pod.SecurityContext.RunAsNonRoot
+		// uid 0 without capabilities: privilege_test.go proves it reads the
+		// runtimes' root-owned 0640 and 0600 logs and nothing of other users.
+		id := identityOf(t, ds)
+		if id.uid != 0 {
+			t.Errorf("runs as uid %d: it cannot read the runtimes' root-owned 0640/0600 logs", id.uid)
 		}
-		if nonRoot == nil || !*nonRoot {
-			t.Error("runAsNonRoot is not true")
+		if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
+			t.Error("runAsNonRoot is true, so the kubelet refuses uid 0")
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			t.Error("privileged is true")
 		}
 		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 			t.Error("readOnlyRootFilesystem is not true")
@@ -133,6 +174,47 @@ func TestDaemonSet(t *testing.T) {
 		}
 		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
 			t.Error("capabilities do not drop ALL")
+		}
+		if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 {
+			t.Errorf("capabilities add %v; reading the logs needs none", sc.Capabilities.Add)
+		}
+		seccomp := sc.SeccompProfile
+		if seccomp == nil && pod.SecurityContext != nil {
+			seccomp = pod.SecurityContext.SeccompProfile
+		}
+		if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("seccomp profile %v, want RuntimeDefault", seccomp)
+		}
+		// In a user namespace uid 0 is not the files' owner on the host.
+		if pod.HostUsers != nil && !*pod.HostUsers {
+			t.Error("hostUsers is false: root in a user namespace cannot read the host's logs")
+		}
+		if pod.HostPID || pod.HostIPC || pod.HostNetwork {
+			t.Error("the pod shares a host namespace (hostPID, hostIPC or hostNetwork)")
+		}
+	})
+
+	t.Run("init container hands the state dir to the container's uid", func(t *testing.T) {
+		id := identityOf(t, ds)
+		for _, ic := range pod.InitContainers {
+			want := strconv.Itoa(int(id.uid)) + ":" + strconv.Itoa(int(id.gid))
+			if len(ic.Command) == 0 || ic.Command[0] != "chown" {
+				t.Errorf("init container %s runs %v; expected only the state dir chown", ic.Name, ic.Command)
+				continue
+			}
+			if !slices.Contains(ic.Command, want) || !slices.Contains(ic.Command, stateDir) {
+				t.Errorf("init container %s runs %v, want chown -R %s %s", ic.Name, ic.Command, want, stateDir)
+			}
+			sc := ic.SecurityContext
+			if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+				!slices.Equal(sc.Capabilities.Add, []corev1.Capability{"CHOWN"}) {
+				t.Errorf("init container %s: capabilities %+v, want drop ALL add CHOWN", ic.Name, sc)
+			}
+			for _, m := range ic.VolumeMounts {
+				if m.MountPath != stateDir {
+					t.Errorf("init container %s mounts %s; it needs only the state dir", ic.Name, m.MountPath)
+				}
+			}
 		}
 	})
 
@@ -168,7 +250,7 @@ func TestDaemonSet(t *testing.T) {
 	})
 
 	t.Run("API key from the Secret", func(t *testing.T) {
-		secret, _ := only[*corev1.Secret](t, all)
+		secret := v.secret
 		var ref *corev1.SecretKeySelector
 		for _, e := range c.Env {
 			if e.Name == "SPANSHIPPER_API_KEY" && e.ValueFrom != nil {
@@ -189,4 +271,97 @@ func TestDaemonSet(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestContainerLogsByDefault: the base follows every container log of the
+// node except spanshipper's own.
+func TestContainerLogsByDefault(t *testing.T) {
+	v := variants(t)[0]
+	c := spanshipperContainer(t, v.ds)
+	paths, _ := setting(c, v.cms, "path", "SPANSHIPPER_PATH")
+	if paths != "/var/log/pods/*/*/*.log" {
+		t.Errorf("SPANSHIPPER_PATH %q, want /var/log/pods/*/*/*.log", paths)
+	}
+	excludes, _ := setting(c, v.cms, "exclude", "SPANSHIPPER_EXCLUDE")
+	excluded := func(p string) bool {
+		for _, g := range strings.Split(excludes, ",") {
+			if ok, _ := filepath.Match(strings.TrimSpace(g), p); ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		path string
+		want bool
+	}{
+		{"/var/log/pods/" + namespace + "_spanshipper-x7k2p_5c0e4f4e-2b1d-4d7e-9a51-6f0f3c2a9e11/spanshipper/0.log", true},
+		{"/var/log/pods/agents_planner-7d9f8-abcde_0f6b0a8e-7c1e-4b43-8f0e-3a2d1c9b8e77/agent/0.log", false},
+		{"/var/log/pods/default_web-0_9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d/web/3.log", false},
+	} {
+		if got := excluded(tc.path); got != tc.want {
+			t.Errorf("SPANSHIPPER_EXCLUDE %q excludes %s: %v, want %v", excludes, tc.path, got, tc.want)
+		}
+	}
+}
+
+// identity is the uid, gid and supplementary groups a container runs with.
+type identity struct {
+	uid, gid int64
+	groups   []int64
+}
+
+// identityOf resolves the spanshipper container's identity as the kubelet
+// does: the container's securityContext over the pod's. The image's USER is
+// not consulted, so the manifest must state both ids.
+func identityOf(t *testing.T, ds *appsv1.DaemonSet) identity {
+	t.Helper()
+	c := spanshipperContainer(t, ds)
+	psc := ds.Spec.Template.Spec.SecurityContext
+	var uid, gid *int64
+	var id identity
+	if psc != nil {
+		uid, gid, id.groups = psc.RunAsUser, psc.RunAsGroup, psc.SupplementalGroups
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			gid = sc.RunAsGroup
+		}
+	}
+	if uid == nil || gid == nil {
+		t.Fatal("runAsUser or runAsGroup is not set: the identity would depend on the image")
+	}
+	id.uid, id.gid = *uid, *gid
+	return id
+}
+
+// TestDocumentedGlobs: every SPANSHIPPER_PATH or SPANSHIPPER_EXCLUDE value
+// the docs and the ConfigMap's comments suggest is a valid glob under a
+// directory the DaemonSet (or a component) mounts.
+func TestDocumentedGlobs(t *testing.T) {
+	re := regexp.MustCompile(`SPANSHIPPER_(?:PATH|EXCLUDE)[:=] ?["']([^"']+)["']`)
+	n := 0
+	for _, f := range []string{"README.md", "configmap.yaml", "../../README.md"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			for _, g := range strings.Split(m[1], ",") {
+				n++
+				if _, err := filepath.Match(g, ""); err != nil {
+					t.Errorf("%s: %q: %v", f, g, err)
+				}
+				if !strings.HasPrefix(g, "/var/log/pods/") && !strings.HasPrefix(g, "/var/log/agents/") {
+					t.Errorf("%s: %q lies under no mount of the DaemonSet or its components", f, g)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found only %d documented globs; has the docs' syntax changed?", n)
+	}
 }

@@ -44,6 +44,7 @@ type kustomization struct {
 	metav1.TypeMeta `json:",inline"`
 	Namespace       string   `json:"namespace"`
 	Resources       []string `json:"resources"`
+	Components      []string `json:"components"`
 }
 
 // kinds maps apiVersion/kind to a new value of its Go type.
@@ -55,6 +56,7 @@ var kinds = map[string]func() any{
 	"apps/v1/DaemonSet":                   func() any { return &appsv1.DaemonSet{} },
 	"monitoring.coreos.com/v1/PodMonitor": func() any { return &podMonitor{} },
 	"kustomize.config.k8s.io/v1beta1/Kustomization": func() any { return &kustomization{} },
+	"kustomize.config.k8s.io/v1alpha1/Component":    func() any { return &component{} },
 }
 
 // manifest is one decoded document.

@@ -1,0 +1,382 @@
+package orphan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spanshipper/spanshipper/checkpoint"
+)
+
+// clock is an injected clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)} }
+func item(trace, id string) []byte {
+	return []byte(fmt.Sprintf(`{"id":%q,"trace_id":%q,"name":"n"}`, id, trace))
+}
+func lineLen(trace, id string) int64 { return int64(len(item(trace, id)) + 1) }
+func openSet(t *testing.T, dir string, c *clock, after time.Duration, max int) *Set {
+	t.Helper()
+	s, err := Open(dir, Options{After: after, MaxPending: max, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// file is a simulated span file: its cursor and the offset of its next line.
+type file struct {
+	path string
+	cur  *checkpoint.Cursor
+	off  int64
+}
+
+func newFile(path string) *file { return &file{path: path, cur: checkpoint.NewCursor(0)} }
+
+// start holds a span-start line of f.
+func (f *file) start(t *testing.T, s *Set, trace, id string) (Outcome, *Rescue) {
+	t.Helper()
+	n := lineLen(trace, id)
+	out, r, err := s.Hold([]byte(trace), []byte(id), item(trace, id), f.cur, f.off, f.off+n, f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.off += n
+	return out, r
+}
+
+// end consumes a span-end line of f (registered and acked at once) and
+// reports whether it dropped a held start.
+func (f *file) end(s *Set, trace, id string) bool {
+	n := lineLen(trace, id)
+	f.cur.Add(f.off, f.off+n).Done()
+	f.off += n
+	return s.End([]byte(trace), []byte(id))
+}
+
+func TestHeldThenDroppedByItsEnd(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	if out, _ := f.start(t, s, "t1", "s1"); out != Held {
+		t.Fatalf("outcome %v, want Held", out)
+	}
+	if s.Len() != 1 || f.cur.Committed() != 0 {
+		t.Fatalf("held %d, committed %d: want 1 held and the line not final", s.Len(), f.cur.Committed())
+	}
+	c.advance(59 * time.Second)
+	if !f.end(s, "t1", "s1") {
+		t.Fatal("the end did not drop the held start")
+	}
+	if s.Len() != 0 || f.cur.Committed() != f.off {
+		t.Fatalf("held %d, committed %d: want 0 held and everything final (%d)", s.Len(), f.cur.Committed(), f.off)
+	}
+	c.advance(time.Hour)
+	if due, _ := s.Due(10); len(due) != 0 {
+		t.Fatalf("%d starts rescued after their end", len(due))
+	}
+}
+
+func TestRescuedAfterOrphanAfter(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "t1", "s1")
+	c.advance(30 * time.Second)
+	f.start(t, s, "t1", "s2")
+	c.advance(29 * time.Second)
+	if due, _ := s.Due(10); len(due) != 0 {
+		t.Fatalf("%d rescued before --orphan-after", len(due))
+	}
+	if next, ok := s.NextDue(); !ok || !next.Equal(c.t.Add(time.Second)) {
+		t.Fatalf("next due %v %v, want in 1s", next, ok)
+	}
+	c.advance(time.Second)
+	due, err := s.Due(10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %d (%v), want the first start only", len(due), err)
+	}
+	r := due[0]
+	if string(r.Item) != string(item("t1", "s1")) || string(r.TraceID) != "t1" || string(r.ID) != "s1" || r.Reason != ReasonOrphanAfter || r.Path != "a.jsonl" || r.Offset != 0 {
+		t.Fatalf("rescue %+v", r)
+	}
+	if f.cur.Committed() != 0 {
+		t.Fatal("a rescued start's line became final before its ack")
+	}
+	r.Mark.Done() // acknowledged
+	if got := f.cur.Committed(); got != lineLen("t1", "s1") {
+		t.Fatalf("committed %d after the ack, want the first line final", got)
+	}
+	// Its late end ships as usual; nothing is held for it.
+	if f.end(s, "t1", "s1") {
+		t.Fatal("a late end found a held start")
+	}
+	if s.Len() != 1 {
+		t.Fatalf("held %d, want the second start", s.Len())
+	}
+}
+
+func TestEndBeforeStartInFileOrder(t *testing.T) {
+	s := openSet(t, t.TempDir(), newClock(), time.Minute, 0)
+	f := newFile("a.jsonl")
+	if f.end(s, "t1", "s1") {
+		t.Fatal("an end dropped a start never read")
+	}
+	if out, _ := f.start(t, s, "t1", "s1"); out != Ended {
+		t.Fatalf("outcome %v, want Ended", out)
+	}
+	if s.Len() != 0 || f.cur.Committed() != f.off {
+		t.Fatalf("held %d, committed %d; want the start dropped and final", s.Len(), f.cur.Committed())
+	}
+}
+
+func TestStartAndEndInDifferentFiles(t *testing.T) {
+	s := openSet(t, t.TempDir(), newClock(), time.Minute, 0)
+	a, b := newFile("agent.jsonl.1"), newFile("agent.jsonl")
+	a.start(t, s, "t1", "s1")
+	a.start(t, s, "t1", "s2")
+	if !b.end(s, "t1", "s1") {
+		t.Fatal("the end in the next file did not drop the start")
+	}
+	if got := a.cur.Committed(); got != lineLen("t1", "s1") {
+		t.Fatalf("first file committed %d, want its first line final", got)
+	}
+	if s.Len() != 1 {
+		t.Fatalf("held %d, want 1", s.Len())
+	}
+}
+
+func TestDuplicateStartIsFinal(t *testing.T) {
+	s := openSet(t, t.TempDir(), newClock(), time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "t1", "s1")
+	if out, _ := f.start(t, s, "t1", "s1"); out != Duplicate {
+		t.Fatalf("outcome %v, want Duplicate", out)
+	}
+	if s.Len() != 1 || f.cur.Pending() != 1 {
+		t.Fatalf("held %d, pending %d; want the first copy held, the second final", s.Len(), f.cur.Pending())
+	}
+}
+
+func TestPendingLimitShipsTheOldest(t *testing.T) {
+	s := openSet(t, t.TempDir(), newClock(), time.Hour, 2)
+	f := newFile("a.jsonl")
+	f.start(t, s, "t", "1")
+	f.start(t, s, "t", "2")
+	out, r := f.start(t, s, "t", "3")
+	if out != Held || r == nil || string(r.ID) != "1" || r.Reason != ReasonPendingLimit {
+		t.Fatalf("outcome %v, rescue %+v; want the oldest shipped for pending_limit", out, r)
+	}
+	if s.Len() != 2 {
+		t.Fatalf("held %d, want 2", s.Len())
+	}
+}
+
+// spillAll journals every held start, as two checkpointer turns do.
+func spillAll(t *testing.T, s *Set) {
+	t.Helper()
+	s.Spill()
+	s.Spill()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHeldStartSurvivesACrash(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "t1", "s1")
+	f.start(t, s, "t1", "s2")
+	f.start(t, s, "t1", "s3")
+	first := c.t
+	spillAll(t, s)
+	if f.cur.Committed() != f.off {
+		t.Fatalf("committed %d, want every journaled start's line final (%d)", f.cur.Committed(), f.off)
+	}
+	f.end(s, "t1", "s2") // a drop line
+	spillAll(t, s)
+	s.Close() // as after kill -9: no more writes
+
+	c.advance(30 * time.Second) // downtime counts
+	s2 := openSet(t, dir, c, time.Minute, 0)
+	if s2.Len() != 2 {
+		t.Fatalf("restored %d held starts, want 2", s2.Len())
+	}
+	if n, _ := Count(dir); n != 2 {
+		t.Fatalf("Count = %d, want 2", n)
+	}
+	if next, _ := s2.NextDue(); !next.Equal(first.Add(time.Minute)) {
+		t.Fatalf("next due %v, want first read + 1m = %v", next, first.Add(time.Minute))
+	}
+	// The end of s3 read after the restart drops it, from the journal.
+	g := newFile("a.jsonl")
+	if !g.end(s2, "t1", "s3") {
+		t.Fatal("the end read after a restart did not drop the restored start")
+	}
+	c.advance(30 * time.Second)
+	due, err := s2.Due(10)
+	if err != nil || len(due) != 1 || string(due[0].Item) != string(item("t1", "s1")) {
+		t.Fatalf("due %v (%v), want s1's item", due, err)
+	}
+	// Not acknowledged before the next crash: still journaled, ships again.
+	spillAll(t, s2)
+	s2.Close()
+	s3 := openSet(t, dir, c, time.Minute, 0)
+	due, _ = s3.Due(10)
+	if len(due) != 1 || string(due[0].ID) != "s1" {
+		t.Fatalf("an unacknowledged rescue was forgotten: due %v", due)
+	}
+	due[0].Mark.Done()
+	spillAll(t, s3)
+	s3.Close()
+	s4 := openSet(t, dir, c, time.Minute, 0)
+	if s4.Len() != 0 {
+		t.Fatalf("an acknowledged rescue is still held (%d)", s4.Len())
+	}
+}
+
+func TestSpillOnlyWhatTheCheckpointWouldPass(t *testing.T) {
+	dir := t.TempDir()
+	s := openSet(t, dir, newClock(), time.Minute, 0)
+	f := newFile("a.jsonl")
+	inflight := f.cur.Add(0, 10) // an end record not yet acknowledged
+	f.off = 10
+	f.start(t, s, "t1", "s1")
+	s.Spill()
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, FileName)); fi.Size() != 0 {
+		t.Fatalf("journal has %d bytes; a start behind an unfinished record needs no journaling yet", fi.Size())
+	}
+	inflight.Done()
+	s.Spill() // now the start is where the cursor stops
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if f.cur.Committed() != f.off {
+		t.Fatalf("committed %d, want %d", f.cur.Committed(), f.off)
+	}
+	if n, _ := Count(dir); n != 1 {
+		t.Fatalf("journal holds %d, want 1", n)
+	}
+}
+
+func TestTornJournalTail(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "t1", "s1")
+	spillAll(t, s)
+	s.Close()
+	jf, _ := os.OpenFile(filepath.Join(dir, FileName), os.O_APPEND|os.O_WRONLY, 0)
+	jf.WriteString(`{"seen":1,"path":"a.jsonl","offset":9,"item":{"id":"s2","tra`)
+	jf.Close()
+	s2 := openSet(t, dir, c, time.Minute, 0)
+	if s2.Len() != 1 {
+		t.Fatalf("held %d after a torn tail, want 1", s2.Len())
+	}
+	g := newFile("b.jsonl")
+	g.start(t, s2, "t2", "x")
+	spillAll(t, s2)
+	s2.Close()
+	s3 := openSet(t, dir, c, time.Minute, 0)
+	if s3.Len() != 2 {
+		t.Fatalf("held %d, want 2: lines appended after a torn tail must stay readable", s3.Len())
+	}
+}
+
+func TestCompaction(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Hour, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "keep", "k1")
+	spillAll(t, s)
+	for i := range 20000 {
+		id := fmt.Sprintf("span-%06d-%s", i, "padding-padding-padding-padding")
+		f.start(t, s, "t", id)
+		if i%100 == 99 {
+			spillAll(t, s)
+		}
+		if i >= 5 {
+			f.end(s, "t", fmt.Sprintf("span-%06d-%s", i-5, "padding-padding-padding-padding"))
+		}
+	}
+	spillAll(t, s)
+	fi, _ := os.Stat(filepath.Join(dir, FileName))
+	if fi.Size() > 1<<20+64<<10 {
+		t.Fatalf("journal is %d bytes; it is never compacted", fi.Size())
+	}
+	s.Close()
+	s2 := openSet(t, dir, c, time.Hour, 0)
+	if s2.Len() != 6 {
+		t.Fatalf("held %d after compaction, want 6", s2.Len())
+	}
+	c.advance(2 * time.Hour)
+	due, err := s2.Due(10)
+	if err != nil || len(due) != 6 || string(due[0].ID) != "k1" {
+		t.Fatalf("due %d (%v), first %q; want 6, k1 first", len(due), err, due[0].ID)
+	}
+}
+
+// TestArenaStaysBounded: starts that end soon leave no memory behind even
+// between checkpointer turns; the items of those still held stay intact.
+func TestArenaStaysBounded(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	f.start(t, s, "long", "l1")
+	pad := string(make([]byte, 1000))
+	for i := range 20000 {
+		id := fmt.Sprintf("s%d%s", i, pad)
+		f.start(t, s, "t", id)
+		f.end(s, "t", id)
+	}
+	if n := len(s.arena[s.cur]); n > arenaCompactAt {
+		t.Fatalf("arena holds %d bytes, want at most %d", n, arenaCompactAt)
+	}
+	c.advance(time.Minute)
+	due, err := s.Due(10)
+	if err != nil || len(due) != 1 || string(due[0].Item) != string(item("long", "l1")) {
+		t.Fatalf("due %v (%v), want the long span's item intact", due, err)
+	}
+}
+
+// TestBadHeldStartIsSettled: a held start is encoded only when journaled or
+// rescued; if its line is bad input then, it is reported and final.
+func TestBadHeldStartIsSettled(t *testing.T) {
+	var bad []int64
+	s, err := Open(t.TempDir(), Options{After: time.Minute, Now: newClock().now,
+		Encode: func(dst, line []byte, _ string) ([]byte, error) {
+			if string(line) == string(item("t", "bad")) {
+				return dst, fmt.Errorf("bad line")
+			}
+			return append(dst, line...), nil
+		},
+		OnBad: func(_ string, off int64, _ error) { bad = append(bad, off) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := newFile("a.jsonl")
+	f.start(t, s, "t", "bad")
+	f.start(t, s, "t", "good")
+	spillAll(t, s)
+	if len(bad) != 1 || bad[0] != 0 {
+		t.Fatalf("bad lines reported at %v, want [0]", bad)
+	}
+	if s.Len() != 1 || f.cur.Committed() != f.off {
+		t.Fatalf("held %d, committed %d; want the good start held and both lines final", s.Len(), f.cur.Committed())
+	}
+}
