@@ -23,12 +23,14 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 			return nil
 		}
 	}
+	size := int64(-1) // unknown
 	if !f.gone {
 		// A write event may arrive before the poll notices a truncation:
 		// check before reading on from the old offset.
 		var st syscall.Stat_t
 		if err := syscall.Fstat(int(f.f.Fd()), &st); err == nil {
 			t.check(f, st.Size)
+			size = st.Size
 		}
 	}
 	t.tick++
@@ -39,7 +41,10 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if n == 0 || f.readPos == size {
+			// At the end, or at the size just seen: no read() to learn
+			// it. What is written after the fstat raises a notification
+			// of its own, and the poll would see it too.
 			break
 		}
 		budget -= n

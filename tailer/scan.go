@@ -84,13 +84,22 @@ func (t *Tailer) scan() {
 		if f.path != p {
 			if !t.pathLeadsTo(f.path, id) {
 				t.log.Info("file renamed", "from", f.path, "to", p)
+				t.unindex(f)
 				t.mu.Lock()
 				f.path = p
 				t.mu.Unlock()
+				t.byPath[p] = f
 			}
 		}
 		f.gone = false
-		t.check(f, fi.Size())
+		if fi.Size() > f.readPos && f.f != nil {
+			// Grown: its read turn's fstat checks it (truncation,
+			// fingerprint) just before reading; checking here too would
+			// read the fingerprint twice per write.
+			t.enqueue(f)
+		} else {
+			t.check(f, fi.Size())
+		}
 	}
 	// Files no matching path leads to any more: drain them.
 	for _, f := range t.snapshotFiles() {
@@ -110,6 +119,13 @@ func (t *Tailer) scan() {
 			}
 		}
 		t.enqueue(f)
+	}
+}
+
+// unindex forgets f's path unless it already leads to another file.
+func (t *Tailer) unindex(f *File) {
+	if t.byPath[f.path] == f {
+		delete(t.byPath, f.path)
 	}
 }
 
@@ -200,6 +216,7 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	t.files[id] = f
 	n := len(t.files)
 	t.mu.Unlock()
+	t.byPath[p] = f // a newer file at a rotated file's path takes its notifications
 	t.cfg.Metrics.FilesTracked.Set(float64(n))
 	t.cfg.Metrics.FilesOpen.Set(float64(t.open))
 	t.log.Info("following file", "path", p, "offset", offset, "size", size, "how", how)
@@ -224,6 +241,20 @@ func lastLineEnd(fd *os.File, size int64) int64 {
 		end = start
 	}
 	return 0
+}
+
+// descriptorBudget is the default bound on open span files: the process's
+// RLIMIT_NOFILE (whose soft limit the Go runtime raises to the hard one at
+// start-up) less 256 for sockets, the state directory and the rest, and at
+// least 64. Below it every followed file keeps its descriptor; above it each
+// read of a closed file costs a reopen and a fingerprint check, which with
+// thousands of busy files costs more than everything else together.
+func descriptorBudget() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 1 << 16 // unknown or unlimited
+	}
+	return max(64, int(rl.Cur)-256)
 }
 
 // reserveDescriptor closes the least recently read file when the budget of

@@ -52,7 +52,7 @@ type Config struct {
 	Include      []string      // globs of files to follow
 	Exclude      []string      // globs removed from Include's matches
 	StartAtEnd   bool          // files with no checkpoint found at start-up are read from their end
-	MaxOpenFiles int           // descriptors held at most; 0 means 1024
+	MaxOpenFiles int           // descriptors held at most; 0 means descriptorBudget()
 	MaxLineBytes int           // longer lines are skipped; 0 means 4 MiB
 	PollInterval time.Duration // stat and glob period; 0 means 1s
 	RotateWait   time.Duration // how long a renamed-away file stays open after its last data; 0 means 2s
@@ -62,7 +62,8 @@ type Config struct {
 	// Coalesce is how long file-change notifications gather after each
 	// wake-up of the reader, so the writes of that moment cost one
 	// wake-up and one read turn rather than one per write(); 0 means
-	// 20ms, negative none.
+	// 100ms (10 wake-ups a second at most; the batch linger hides
+	// it), negative none.
 	Coalesce time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
@@ -70,7 +71,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.MaxOpenFiles <= 0 {
-		c.MaxOpenFiles = 1024
+		c.MaxOpenFiles = descriptorBudget()
 	}
 	if c.MaxLineBytes <= 0 {
 		c.MaxLineBytes = 4 << 20
@@ -82,7 +83,7 @@ func (c *Config) setDefaults() {
 		c.RotateWait = 2 * time.Second
 	}
 	if c.Coalesce == 0 {
-		c.Coalesce = 20 * time.Millisecond
+		c.Coalesce = 100 * time.Millisecond
 	}
 	if c.ReadQuantum <= 0 {
 		c.ReadQuantum = 1 << 20
@@ -116,6 +117,7 @@ type Tailer struct {
 	buf     []byte
 	started bool
 	watcher *watcher
+	byPath  map[string]*File // the file each path last led to, for change notifications
 
 	scannedC chan struct{} // closed once the first scan is done
 	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
@@ -135,6 +137,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		globs:    newGlobber(cfg.Logger),
 		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
 		files:    make(map[identity]*File),
+		byPath:   make(map[string]*File),
 		buf:      make([]byte, 256<<10),
 		scannedC: make(chan struct{}),
 	}
@@ -263,17 +266,8 @@ func (t *Tailer) onEvents() {
 		t.scan()
 		return
 	}
-	if len(paths) == 0 {
-		return
-	}
-	t.mu.Lock()
-	byPath := make(map[string]*File, len(t.files))
-	for _, f := range t.files {
-		byPath[f.path] = f
-	}
-	t.mu.Unlock()
 	for p := range paths {
-		if f, ok := byPath[p]; ok {
+		if f, ok := t.byPath[p]; ok {
 			t.enqueue(f)
 		}
 	}
@@ -292,6 +286,7 @@ func (t *Tailer) drop(f *File, why string) {
 	}
 	n := len(t.files)
 	t.mu.Unlock()
+	t.unindex(f)
 	t.cfg.Metrics.FilesTracked.Set(float64(n))
 	t.log.Info("stopped following file", "path", f.path, "offset", f.readPos, "reason", why)
 }

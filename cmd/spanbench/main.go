@@ -13,14 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/spanshipper/spanshipper/sink"
 	"github.com/spanshipper/spanshipper/spangen"
 )
 
@@ -31,12 +28,16 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs (the median is reported)")
 	batch := flag.String("batch-size", "200", "--batch-size for the throughput run")
 	conc := flag.String("concurrency", "3", "--concurrency for the throughput run")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-latency.pprof, shipper-idle.pprof (via SPANSHIPPER_CPUPROFILE) and receiver.pprof")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-cri-N.pprof, shipper-latency.pprof, shipper-files.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
-	only := flag.String("only", "throughput,latency,idle", "which runs")
+	baseline := flag.String("baseline", "", "another spanshipper binary run alternately with --bin (same file, same receiver) for ratios")
+	only := flag.String("only", "throughput,gzip,cri,latency,files,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
 	idleFor := flag.Duration("idle-for", 30*time.Second, "length of the idle run")
+	nFiles := flag.Int("files", 2000, "files in the many-files run")
+	filesEvery := flag.Duration("files-every", 2*time.Second, "how often each file is written in the many-files run")
+	filesFor := flag.Duration("files-for", 40*time.Second, "length of the many-files run")
 	flag.Parse()
 	if profileDir != "" {
 		if err := os.MkdirAll(profileDir, 0o755); err != nil {
@@ -44,21 +45,41 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	ships := []shipper{{bin: *bin}}
+	if *baseline != "" {
+		ships = append(ships, shipper{label: "baseline", bin: *baseline})
+	}
 	for _, run := range strings.Split(*only, ",") {
 		var err error
 		switch run {
 		case "throughput":
-			err = throughput(*bin, *dataDir, *spans, *runs, *batch, *conc)
+			err = throughput(ships, *dataDir, *spans, *runs, *batch, *conc)
+		case "gzip":
+			err = gzipRun(ships, *dataDir, *spans, *runs)
+		case "cri":
+			err = criRun(ships, *dataDir, *spans, *runs)
 		case "latency":
-			err = latency(*bin, *rate, *latencyFor)
+			err = each(ships, func(s shipper) error { return latency(s, *rate, *latencyFor) })
+		case "files":
+			err = each(ships, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor) })
 		case "idle":
-			err = idle(*bin, *idleFor)
+			err = each(ships, func(s shipper) error { return idle(s, *idleFor) })
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "spanbench %s: %v\n", run, err)
 			os.Exit(1)
 		}
 	}
+}
+
+// each runs f for every shipper in turn, the baseline after the one under test.
+func each(ships []shipper, f func(shipper) error) error {
+	for _, s := range ships {
+		if err := f(s); err != nil {
+			return fmt.Errorf("%s%s: %w", s.bin, s.tag(), err)
+		}
+	}
+	return nil
 }
 
 var (
@@ -150,67 +171,4 @@ func warm(p string) (int64, error) {
 	}
 	defer f.Close()
 	return io.Copy(io.Discard, bufio.NewReaderSize(f, 1<<20))
-}
-
-func throughput(bin, dataDir string, spans, runs int, batch, conc string) error {
-	p, ends, err := ensureFile(dataDir, spans)
-	if err != nil {
-		return err
-	}
-	size, err := warm(p)
-	if err != nil {
-		return err
-	}
-	how := "counting and validating every item (spansink --discard, in this process)"
-	if nullReceiver {
-		how = "reading and counting bodies only (--null-receiver)"
-	}
-	fmt.Printf("\n== throughput: %d spans (%d span-end records, %.2f GiB, 2 lines per span) from one file on %s; receiver on 127.0.0.1 %s\n",
-		spans, ends, float64(size)/(1<<30), dataDir, how)
-	var results []result
-	var st sink.Stats
-	if profileDir != "" {
-		f, err := os.Create(filepath.Join(profileDir, "receiver.pprof"))
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
-	for i := range runs {
-		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, fmt.Sprintf("shipper-%d.pprof", i+1))}
-		}
-		r, err := newReceiver(false)
-		if err != nil {
-			return err
-		}
-		state, _ := os.MkdirTemp("", "spanbench-state")
-		args := []string{"--path", p, "--endpoint", "http://" + r.addr, "--state-dir", state, "--listen", "off",
-			"--exit-on-eof", "--log-level", "warn", "--batch-size", batch, "--concurrency", conc}
-		res, err := runShipper(context.Background(), bin, args, nil)
-		st = r.stats()
-		if r.null {
-			st.ItemsReceived, st.RequestsOK = r.nullItems, r.nullRequests
-		}
-		r.close()
-		os.RemoveAll(state)
-		if err != nil {
-			return err
-		}
-		if st.ItemsReceived < ends {
-			return fmt.Errorf("receiver got %d items, want %d", st.ItemsReceived, ends)
-		}
-		fmt.Printf("run %d: %.0f span-end records/s, %.2f CPU-s per million spans, peak RSS %.1f MiB, %d requests, %.1f items/request (wall %.2fs, cpu %.2fs)\n",
-			i+1, float64(ends)/res.wall.Seconds(), res.cpu.Seconds()/float64(spans)*1e6, float64(res.maxRSS)/(1<<20),
-			st.RequestsOK, float64(st.ItemsReceived)/float64(st.RequestsOK), res.wall.Seconds(), res.cpu.Seconds())
-		results = append(results, res)
-	}
-	slices.SortFunc(results, func(a, b result) int { return int(a.wall - b.wall) })
-	med := results[len(results)/2]
-	peak := slices.MaxFunc(results, func(a, b result) int { return int(a.maxRSS - b.maxRSS) })
-	fmt.Printf("RESULT throughput: median %.0f span-end records/s, %.2f CPU-seconds per million spans, peak RSS %.1f MiB (max of %d runs), %d requests, %.1f items/request, batch-size %s, concurrency %s\n",
-		float64(ends)/med.wall.Seconds(), med.cpu.Seconds()/float64(spans)*1e6, float64(peak.maxRSS)/(1<<20), runs,
-		st.RequestsOK, float64(st.ItemsReceived)/float64(st.RequestsOK), batch, conc)
-	return nil
 }

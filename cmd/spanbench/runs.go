@@ -15,7 +15,7 @@ import (
 
 // latency writes span records at a fixed rate and measures, per span-end
 // record, the time from its write to its acknowledgement by the receiver.
-func latency(bin string, rate float64, dur time.Duration) error {
+func latency(s shipper, rate float64, dur time.Duration) error {
 	dir, _ := os.MkdirTemp("", "spanbench-latency")
 	defer os.RemoveAll(dir)
 	p := filepath.Join(dir, "agent.jsonl")
@@ -31,17 +31,25 @@ func latency(bin string, rate float64, dur time.Duration) error {
 	defer r.close()
 	stop := make(chan struct{})
 	done := make(chan result, 1)
+	pids := make(chan int, 1)
 	go func() {
 		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-latency.pprof")}
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("latency"))}
 		}
-		res, _ := runShipper(context.Background(), bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
+		res, _ := runShipper(context.Background(), s.bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
 		done <- res
 	}()
+	pid := <-pids
 	time.Sleep(500 * time.Millisecond) // the shipper is following the file
+	// The steady state's own CPU: from the first write to the last ack,
+	// without the process's start-up and shutdown.
+	steadyFrom, err := procCPU(pid)
+	if err != nil {
+		return err
+	}
 
-	fmt.Printf("\n== latency: %.0f span-end records/s (plus their starts) for %v, default --linger 250ms\n", rate, dur)
+	fmt.Printf("\n== latency%s: %.0f span-end records/s (plus their starts) for %v, default --linger 250ms\n", s.tag(), rate, dur)
 	g := spangen.New(spangen.Options{Seed: 2, Spans: int(rate * dur.Seconds() * 1.2)})
 	written := map[string]time.Time{}
 	start := time.Now()
@@ -76,8 +84,13 @@ func latency(bin string, rate float64, dur time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	steadyTo, err := procCPU(pid)
 	close(stop)
 	res := <-done
+	if err != nil {
+		return err
+	}
+	steady := steadyTo - steadyFrom
 	var lat []time.Duration
 	r.mu.Lock()
 	for id, w := range written {
@@ -91,14 +104,25 @@ func latency(bin string, rate float64, dur time.Duration) error {
 	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	fmt.Printf("RESULT latency: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs\n",
-		len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
-		res.cpu.Seconds(), res.wall.Seconds())
+	fmt.Printf("RESULT latency%s: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
+		s.tag(), len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
+		res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, ends), againstBulk(s, perMillion(res.cpu, ends)),
+		steady.Seconds(), perMillion(steady, ends), againstBulk(s, perMillion(steady, ends)))
 	return nil
 }
 
+// againstBulk is a cost per span as a ratio of the throughput run's, when
+// this invocation measured one.
+func againstBulk(s shipper, perM float64) string {
+	bulk := measured.bulk[s.label]
+	if bulk == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" = %.2fx the throughput run's", perM/bulk)
+}
+
 // idle follows 200 files that nobody writes to and reports the CPU used.
-func idle(bin string, dur time.Duration) error {
+func idle(s shipper, dur time.Duration) error {
 	dir, _ := os.MkdirTemp("", "spanbench-idle")
 	defer os.RemoveAll(dir)
 	g := spangen.New(spangen.Options{Seed: 3, Spans: 200 * 5})
@@ -119,15 +143,15 @@ func idle(bin string, dur time.Duration) error {
 		return err
 	}
 	defer r.close()
-	fmt.Printf("\n== idle: 200 files, read once, then quiet for %v\n", dur)
+	fmt.Printf("\n== idle%s: 200 files, read once, then quiet for %v\n", s.tag(), dur)
 	stop := make(chan struct{})
 	done := make(chan result, 1)
 	pids := make(chan int, 1)
 	go func() {
 		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, "shipper-idle.pprof")}
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("idle"))}
 		}
-		res, _ := runShipper(context.Background(), bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
+		res, _ := runShipper(context.Background(), s.bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
 			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
 		done <- res
 	}()
@@ -145,8 +169,8 @@ func idle(bin string, dur time.Duration) error {
 	}
 	close(stop)
 	res := <-done
-	fmt.Printf("RESULT idle: 200 quiet files for %v: %.3f CPU-seconds (whole run with start-up and first read: %.3f)\n",
-		dur, (after - before).Seconds(), res.cpu.Seconds())
+	fmt.Printf("RESULT idle%s: 200 quiet files for %v: %.3f CPU-seconds (whole run with start-up and first read: %.3f)\n",
+		s.tag(), dur, (after - before).Seconds(), res.cpu.Seconds())
 	return nil
 }
 

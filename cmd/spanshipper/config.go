@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 		Concurrency:     3,
 		StateDir:        "/var/lib/spanshipper",
 		StartAt:         "beginning",
-		MaxOpenFiles:    1024,
+		MaxOpenFiles:    0, // automatic: the descriptor limit less a reserve (tailer)
 		MaxLineBytes:    4 << 20,
 		RequestTimeout:  30 * time.Second,
 		Listen:          "127.0.0.1:9464",
@@ -203,7 +203,7 @@ func settings() []setting {
 			def: func(c *Config) string { return c.StateDir }},
 		{flag: "start-at", env: "SPANSHIPPER_START_AT", usage: "where files without a checkpoint are read from: beginning or end",
 			parse: str(func(c *Config) *string { return &c.StartAt }), def: func(c *Config) string { return c.StartAt }},
-		{flag: "max-open-files", env: "SPANSHIPPER_MAX_OPEN_FILES", usage: "file descriptors held at most",
+		{flag: "max-open-files", env: "SPANSHIPPER_MAX_OPEN_FILES", usage: "file descriptors held on span files at most (0 = automatic: RLIMIT_NOFILE less 256)",
 			parse: num(func(c *Config) *int { return &c.MaxOpenFiles }), def: func(c *Config) string { return strconv.Itoa(c.MaxOpenFiles) }},
 		{flag: "max-line-bytes", env: "SPANSHIPPER_MAX_LINE_BYTES", usage: "longer lines are skipped as bad input (e.g. 4MiB)",
 			parse: func(c *Config, v string) error {
@@ -429,8 +429,8 @@ func (c *Config) Validate() error {
 		return bad("state-dir", "SPANSHIPPER_STATE_DIR, STATE_DIRECTORY", "must not be empty")
 	case c.StartAt != "beginning" && c.StartAt != "end":
 		return bad("start-at", "SPANSHIPPER_START_AT", "must be beginning or end, got %q", c.StartAt)
-	case c.MaxOpenFiles < 1:
-		return bad("max-open-files", "SPANSHIPPER_MAX_OPEN_FILES", "must be at least 1, got %d", c.MaxOpenFiles)
+	case c.MaxOpenFiles < 0:
+		return bad("max-open-files", "SPANSHIPPER_MAX_OPEN_FILES", "must be 0 (automatic) or more, got %d", c.MaxOpenFiles)
 	case c.MaxLineBytes < 1024:
 		return bad("max-line-bytes", "SPANSHIPPER_MAX_LINE_BYTES", "must be at least 1KiB, got %d", c.MaxLineBytes)
 	case len(c.Metadata) > maxMetadata:

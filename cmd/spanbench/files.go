@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spanshipper/spanshipper/spangen"
+)
+
+// manyFiles follows n files that are each written about every period (one
+// span: its start and its end record, one write() per line, as the SDK
+// writes) for dur, with the shipper's default flags, and reports its CPU per
+// span: what a node with many busy container logs costs.
+func manyFiles(s shipper, n int, period, dur time.Duration) error {
+	dir, err := os.MkdirTemp("", "spanbench-files")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	files := make([]*os.File, n)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("agent-%04d.jsonl", i)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	r, err := newReceiver(false)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	rate := float64(n) / period.Seconds()
+	fmt.Printf("\n== files%s: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", s.tag(), n, period, rate, dur)
+	stop := make(chan struct{})
+	done := make(chan result, 1)
+	go func() {
+		if profileDir != "" {
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("files"))}
+		}
+		res, _ := runShipper(context.Background(), s.bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop)
+		done <- res
+	}()
+	g := spangen.New(spangen.Options{Seed: 4, Spans: int(rate*dur.Seconds()) + n})
+	var line []byte
+	var ends int64
+	start := time.Now()
+	for i := 0; time.Since(start) < dur; i++ {
+		if d := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); d > 0 {
+			time.Sleep(d)
+		}
+		f := files[i%n]
+		// A span's start and end records, one write each. spangen
+		// interleaves spans; which file a record lands in does not matter.
+		for range 2 {
+			var ok bool
+			if line, ok = g.Next(line[:0]); !ok {
+				return fmt.Errorf("generator ran dry")
+			}
+			if _, err := f.Write(line); err != nil {
+				return err
+			}
+		}
+	}
+	ends = g.Stats().Ends
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && r.stats().ItemsReceived < ends {
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	res := <-done
+	got := r.stats().ItemsReceived
+	if got < ends {
+		return fmt.Errorf("receiver got %d of %d span-end records", got, ends)
+	}
+	fmt.Printf("RESULT files%s: %d files, %d span-end records at %.0f/s: shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s, peak RSS %.1f MiB\n",
+		s.tag(), n, ends, rate, res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, int(ends)), againstBulk(s, perMillion(res.cpu, int(ends))),
+		float64(res.maxRSS)/(1<<20))
+	return nil
+}
