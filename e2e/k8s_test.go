@@ -228,7 +228,11 @@ func testKubernetesNode(t *testing.T, format string) {
 
 	// Span ends whose partial group went on in the next file are named
 	// apart: reassembling them needs the group carried across the rotation.
-	straddling, straddlingAll := straddlingSpans(t, agentLog, agentRotated, format == "docker")
+	straddling, straddlingAll, logged := straddlingSpans(t, agentLog, agentRotated, format == "docker")
+	printed, _ := os.ReadFile(expectAgent)
+	if !bytes.Equal(bytes.Join(logged, nil), printed) { // a fault of podlog's, not the shipper's
+		t.Errorf("the agent's log files, joined, do not hold the %d span lines the pod printed (%d found)", bytes.Count(printed, []byte("\n")), len(logged))
+	}
 	var lost []string
 	for k, rot := range straddling {
 		if _, ok := got[k]; !ok {
@@ -306,7 +310,7 @@ func followsOnlyCurrent(t *testing.T, stateDir, path string, docker bool) (bool,
 // and went on in the next: it returns the span ends among them, each with
 // the rotation it went across (1: the first), and how many there were of
 // either kind.
-func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends map[string]int, spans int) {
+func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends map[string]int, spans int, lines [][]byte) {
 	t.Helper()
 	files, _ := filepath.Glob(rotatedGlob)
 	base := func(n string) string { return strings.TrimSuffix(n, ".gz") }
@@ -355,6 +359,9 @@ func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends m
 				continue
 			}
 			delete(open, stream)
+			if stream == "stdout" && bytes.HasPrefix(g.content, []byte(`{"id":`)) {
+				lines = append(lines, append(g.content, '\n'))
+			}
 			if m := spanKey.FindSubmatch(g.content); m != nil && g.crossed > 0 {
 				spans++
 				if string(m[2]) != "null" {
@@ -364,7 +371,7 @@ func straddlingSpans(t *testing.T, log, rotatedGlob string, docker bool) (ends m
 		}
 		f.Close()
 	}
-	return ends, spans
+	return ends, spans, lines
 }
 
 // containerRecord splits one CRI or docker json-file record.
