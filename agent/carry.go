@@ -18,20 +18,26 @@ const carryWait = 10 * time.Second
 // goes on in the new 0.log (containerd's CRI logger writes what it holds of
 // a line as a P record when its output is closed; docker's partial messages
 // do the same). The tailer follows the files apart, so the handler joins the
-// pieces: the first record of each stream of a new file waits, its file's
-// checkpoint held at its start, until every older file of its directory has
-// been drained; a drained file's cut record is joined to it. A cut record
-// that comes first waits for the new file's first record instead. Either
-// waits carryWait at most. Owned by the reader goroutine.
+// pieces. The files of a directory form a chain in the order they were first
+// read; a file's predecessor is the one before it, when that one is being
+// drained (renamed away). The first record of each stream of a file waits —
+// its file's checkpoint held at its start — until its predecessor ends: the
+// predecessor's cut record (Record.Cut) of that stream is joined to it, or,
+// if there is none, it is handled alone. A cut record whose successor has
+// not shown that stream yet waits for it instead. Either waits carryWait at
+// most. Owned by the reader goroutine.
 type carry struct {
-	dirs  map[string][]*tailer.File // container-log files not yet drained, by directory
-	held  map[carryKey]*piece       // first records of new files
-	heads map[carryKey]*piece       // cut records of drained files
+	dirs  map[string][]*tailer.File   // container-log files not yet drained, by directory, oldest first
+	held  map[*tailer.File]*[2]*piece // first records waiting for their predecessor's end, by stream
+	heads map[headKey]*piece          // cut records waiting for their successor's first record
 }
 
-type carryKey struct {
+// headKey names a cut record's successor: a file, or (nil) the next file
+// of the directory to be read.
+type headKey struct {
 	dir    string
 	stream int
+	succ   *tailer.File
 }
 
 type piece struct {
@@ -45,8 +51,8 @@ type piece struct {
 func (c *carry) add(f *tailer.File) {
 	if c.dirs == nil {
 		c.dirs = make(map[string][]*tailer.File)
-		c.held = make(map[carryKey]*piece)
-		c.heads = make(map[carryKey]*piece)
+		c.held = make(map[*tailer.File]*[2]*piece)
+		c.heads = make(map[headKey]*piece)
 	}
 	dir := filepath.Dir(f.Path())
 	for _, g := range c.dirs[dir] {
@@ -57,61 +63,80 @@ func (c *carry) add(f *tailer.File) {
 	c.dirs[dir] = append(c.dirs[dir], f)
 }
 
-// draining reports whether a file of dir other than f is being drained.
-func (c *carry) draining(dir string, f *tailer.File) bool {
-	for _, g := range c.dirs[dir] {
-		if g != f && g.Gone() {
-			return true
+// neighbours returns the files before and after f in its directory's chain.
+func (c *carry) neighbours(dir string, f *tailer.File) (pred, succ *tailer.File) {
+	files := c.dirs[dir]
+	for i, g := range files {
+		if g == f {
+			if i > 0 {
+				pred = files[i-1]
+			}
+			if i+1 < len(files) {
+				succ = files[i+1]
+			}
 		}
 	}
-	return false
+	return pred, succ
 }
 
 func (c *carry) waiting() bool { return len(c.held)+len(c.heads) > 0 }
 
-// first handles the first record of a stream in a container log: held while
-// an older file of its directory is drained, joined to a cut record that
-// waits, else handled.
+func stream(s int) int { return min(max(s, 0), 1) }
+
+// first handles the first record of a stream in a container log.
 func (h *lineHandler) first(f *tailer.File, st *fileState, r frame.Record) error {
-	key := carryKey{filepath.Dir(f.Path()), r.Stream}
-	if head := h.carry.heads[key]; head != nil && head.f != f {
-		delete(h.carry.heads, key)
-		return h.content(f, st, append(head.line, r.Line...), r.Start, r.End)
-	}
-	if h.carry.draining(key.dir, f) {
-		if old := h.carry.held[key]; old != nil {
-			h.release(key, old) // cannot happen twice per file; be safe
+	dir, s := filepath.Dir(f.Path()), stream(r.Stream)
+	for _, key := range [...]headKey{{dir, s, f}, {dir, s, nil}} {
+		if head := h.carry.heads[key]; head != nil && head.f != f {
+			delete(h.carry.heads, key)
+			return h.content(f, st, append(head.line, r.Line...), r.Start, r.End)
 		}
-		h.carry.held[key] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End, since: time.Now()}
+	}
+	if pred, _ := h.carry.neighbours(dir, f); pred != nil && pred.Gone() {
+		w := h.carry.held[f]
+		if w == nil {
+			w = new([2]*piece)
+			h.carry.held[f] = w
+		}
+		w[s] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End, since: time.Now()}
 		h.rehold(f, st)
 		return nil
 	}
 	return h.content(f, st, r.Line, r.Start, r.End)
 }
 
-// cut handles a record the end of a drained file cut short: joined to the
-// next file's first record of its stream when that waits, else kept for it
+// cut handles a record the end of a drained file cut short: joined to its
+// successor's first record of that stream when that waits, else kept for it
 // (the file was rotated away) or handled alone.
 func (h *lineHandler) cut(f *tailer.File, st *fileState, r frame.Record) error {
-	key := carryKey{filepath.Dir(f.Path()), r.Stream}
-	if held := h.carry.held[key]; held != nil && held.f != f {
-		delete(h.carry.held, key)
-		f.Cursor().Skip(r.End) // its content goes on in the next file's record
-		h.rehold(held.f, held.st)
-		return h.content(held.f, held.st, append(append([]byte(nil), r.Line...), held.line...), held.start, held.end)
+	dir, s := filepath.Dir(f.Path()), stream(r.Stream)
+	_, succ := h.carry.neighbours(dir, f)
+	if w := h.carry.held[succ]; succ != nil && w != nil && w[s] != nil {
+		p := w[s]
+		w[s] = nil
+		if w[0] == nil && w[1] == nil {
+			delete(h.carry.held, succ)
+		}
+		f.Cursor().Skip(r.End) // its content goes on in the successor's record
+		h.rehold(p.f, p.st)
+		return h.content(p.f, p.st, append(append([]byte(nil), r.Line...), p.line...), p.start, p.end)
 	}
 	if f.Gone() && h.carry.dirs != nil {
-		h.carry.heads[key] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End, since: time.Now()}
+		h.carry.heads[headKey{dir, s, succ}] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End, since: time.Now()}
 		f.Cursor().Skip(r.End)
 		return nil
 	}
 	return h.content(f, st, r.Line, r.Start, r.End)
 }
 
-// drained forgets a file whose end was handled and releases the first
-// records that no longer wait for any older file.
+// drained forgets a file whose end was handled: its successor's first
+// records that found no cut record to join are handled alone.
 func (h *lineHandler) drained(f *tailer.File) error {
+	if h.carry.dirs == nil {
+		return nil
+	}
 	dir := filepath.Dir(f.Path())
+	_, succ := h.carry.neighbours(dir, f)
 	files := h.carry.dirs[dir]
 	for i, g := range files {
 		if g == f {
@@ -124,30 +149,44 @@ func (h *lineHandler) drained(f *tailer.File) error {
 	} else {
 		h.carry.dirs[dir] = files
 	}
-	for key, p := range h.carry.held {
-		if key.dir == dir && !h.carry.draining(dir, p.f) {
-			if err := h.release(key, p); err != nil {
-				return err
-			}
-		}
+	if succ != nil {
+		return h.releaseAll(succ, time.Time{})
 	}
 	return nil
 }
 
-// release handles a held first record alone.
-func (h *lineHandler) release(key carryKey, p *piece) error {
-	delete(h.carry.held, key)
-	h.rehold(p.f, p.st)
-	return h.content(p.f, p.st, p.line, p.start, p.end)
+// releaseAll handles alone f's held first records (those held since before
+// olderThan, unless it is zero).
+func (h *lineHandler) releaseAll(f *tailer.File, olderThan time.Time) error {
+	w := h.carry.held[f]
+	if w == nil {
+		return nil
+	}
+	for s, p := range w {
+		if p == nil || !olderThan.IsZero() && p.since.After(olderThan) {
+			continue
+		}
+		w[s] = nil
+		h.rehold(p.f, p.st)
+		if err := h.content(p.f, p.st, p.line, p.start, p.end); err != nil {
+			return err
+		}
+	}
+	if w[0] == nil && w[1] == nil {
+		delete(h.carry.held, f)
+	}
+	return nil
 }
 
 // rehold sets st.hold to the earliest record of f the carry still holds and
 // the cursor's floor with it.
 func (h *lineHandler) rehold(f *tailer.File, st *fileState) {
 	st.hold = -1
-	for _, p := range h.carry.held {
-		if p.f == f && (st.hold < 0 || p.start < st.hold) {
-			st.hold = p.start
+	if w := h.carry.held[f]; w != nil {
+		for _, p := range w {
+			if p != nil && (st.hold < 0 || p.start < st.hold) {
+				st.hold = p.start
+			}
 		}
 	}
 	if st.cursor == f.Cursor() {
@@ -157,11 +196,9 @@ func (h *lineHandler) rehold(f *tailer.File, st *fileState) {
 
 // expireCarry handles alone the pieces that waited carryWait.
 func (h *lineHandler) expireCarry(now time.Time) error {
-	for key, p := range h.carry.held {
-		if now.Sub(p.since) >= carryWait {
-			if err := h.release(key, p); err != nil {
-				return err
-			}
+	for f := range h.carry.held {
+		if err := h.releaseAll(f, now.Add(-carryWait)); err != nil {
+			return err
 		}
 	}
 	for key, p := range h.carry.heads {
