@@ -28,7 +28,7 @@ type checkpointer struct {
 	orphans  *orphans // nil unless span starts are held: journaled before each checkpoint
 
 	mu      sync.Mutex
-	last    map[string]checkpoint.Entry // by path: what was last written
+	last    map[fileKey]checkpoint.Entry // what was last written
 	written bool
 	lagged  map[string]bool // paths with a spanshipper_file_lag_bytes series
 }
@@ -93,6 +93,12 @@ func (c *checkpointer) save() error {
 	return c.write(c.tailer.Snapshot())
 }
 
+// fileKey names a checkpoint entry.
+type fileKey struct {
+	path     string
+	dev, ino uint64
+}
+
 // prepare journals the held starts the next checkpoint may pass (see
 // orphan.Set.Spill); write syncs the journal before the checkpoint.
 func (c *checkpointer) prepare() {
@@ -108,10 +114,11 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 	defer c.mu.Unlock()
 	now := time.Now().UTC()
 	changed := !c.written || len(entries) != len(c.last)
-	next := make(map[string]checkpoint.Entry, len(entries))
+	next := make(map[fileKey]checkpoint.Entry, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		prev, ok := c.last[e.Path]
+		key := fileKey{e.Path, e.Dev, e.Ino} // a rotated file and its successor share a path
+		prev, ok := c.last[key]
 		if ok && prev.Offset == e.Offset && prev.Ino == e.Ino && prev.Dev == e.Dev {
 			e.Updated = prev.Updated
 			if prev.Fingerprint != e.Fingerprint || prev.Size != e.Size || prev.Format != e.Format {
@@ -121,7 +128,7 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 			e.Updated = now
 			changed = true
 		}
-		next[e.Path] = *e
+		next[key] = *e
 	}
 	if !changed {
 		return nil

@@ -30,6 +30,9 @@ type File struct {
 	id     identity
 	path   string             // where it was last seen; guarded by Tailer.mu for writers, read freely on the reader goroutine
 	cursor *checkpoint.Cursor // generation's ack cursor
+	seq    uint64             // order in which the tailer began following files
+	from   int64              // the generation's first read offset (its checkpoint when resumed)
+	found  string             // for a file found renamed away at start-up (Tailer.recoverRenamed): its name now; reopened there
 
 	f        *os.File // nil while closed (descriptor budget) or after drain
 	readPos  int64    // offset of the next byte to read
@@ -89,8 +92,25 @@ func (f *File) ReadHead(buf []byte) (int, error) {
 	return n, err
 }
 
+// ReadAt reads the file at off, whatever the read position (io.ReaderAt).
+func (f *File) ReadAt(buf []byte, off int64) (int, error) {
+	if f.f == nil {
+		return 0, os.ErrClosed
+	}
+	return f.f.ReadAt(buf, off)
+}
+
 // Path returns the path the file was last seen at.
 func (f *File) Path() string { return f.path }
+
+// Seq orders files by when the tailer began following them: a file found
+// renamed away at start-up comes before the files its path leads to now.
+func (f *File) Seq() uint64 { return f.seq }
+
+// From returns the offset the file's current generation was first read
+// from: its checkpoint when it was resumed, else 0 (or the end, with
+// --start-at end).
+func (f *File) From() int64 { return f.from }
 
 // Cursor returns the ack cursor of the file's current generation.
 func (f *File) Cursor() *checkpoint.Cursor { return f.cursor }

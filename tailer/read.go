@@ -19,7 +19,7 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 			return nil
 		}
 		if err := t.reopen(f); err != nil {
-			t.rlog.Warn("reopen:"+f.path, "cannot reopen file", "path", f.path, "err", err)
+			t.rlog.Warn("reopen:"+f.path, "cannot reopen file", "path", f.openPath(), "err", err)
 			return nil
 		}
 	}

@@ -63,6 +63,12 @@ func (t *Tailer) scan() {
 	if t.watcher != nil {
 		t.watcher.watchDirs(t.cfg.Include)
 	}
+	type match struct {
+		path string
+		fi   os.FileInfo
+		id   identity
+	}
+	var matches []match
 	seen := make(map[identity]bool)
 	for _, p := range t.match() {
 		fi, err := os.Stat(p) // follows symlinks
@@ -74,6 +80,13 @@ func (t *Tailer) scan() {
 			continue // a second path to a file already seen: read it once
 		}
 		seen[id] = true
+		matches = append(matches, match{p, fi, id})
+	}
+	if !t.started {
+		t.recoverRenamed(seen) // before the files now at their paths, which follow them
+	}
+	for _, m := range matches {
+		p, fi, id := m.path, m.fi, m.id
 		t.mu.Lock()
 		f := t.files[id]
 		t.mu.Unlock()
@@ -155,7 +168,7 @@ func (t *Tailer) check(f *File, size int64) {
 		f.cursor = checkpoint.NewCursor(0)
 		f.fp, f.fpSize = "", 0
 		t.mu.Unlock()
-		f.readPos = 0
+		f.readPos, f.from = 0, 0
 		f.format = "" // decided again from the new content
 		f.partial = f.partial[:0]
 		f.skip = false
@@ -202,12 +215,25 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 		offset = lastLineEnd(fd, size)
 		how = "no checkpoint, --start-at end"
 	}
+	f := t.follow(fd, id, p, offset, size, format)
+	if f == nil {
+		return
+	}
+	t.byPath[p] = f // a newer file at a rotated file's path takes its notifications
+	t.log.Info("following file", "path", p, "offset", offset, "size", size, "how", how)
+}
+
+// follow starts following the open file fd from offset, or closes it and
+// returns nil when it cannot seek there.
+func (t *Tailer) follow(fd *os.File, id identity, p string, offset, size int64, format string) *File {
 	if _, err := fd.Seek(offset, io.SeekStart); err != nil {
 		fd.Close()
 		t.rlog.Warn("seek:"+p, "cannot seek file; retrying at each poll", "path", p, "err", err)
-		return
+		return nil
 	}
-	f := &File{t: t, id: id, path: p, cursor: checkpoint.NewCursor(offset), f: fd, readPos: offset, size: size, format: format}
+	t.seq++
+	f := &File{t: t, id: id, path: p, cursor: checkpoint.NewCursor(offset), seq: t.seq, from: offset,
+		f: fd, readPos: offset, size: size, format: format}
 	f.fp, f.fpSize, _ = readFingerprint(fd, size)
 	t.open++
 	t.tick++
@@ -216,13 +242,12 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	t.files[id] = f
 	n := len(t.files)
 	t.mu.Unlock()
-	t.byPath[p] = f // a newer file at a rotated file's path takes its notifications
 	t.cfg.Metrics.FilesTracked.Set(float64(n))
 	t.cfg.Metrics.FilesOpen.Set(float64(t.open))
-	t.log.Info("following file", "path", p, "offset", offset, "size", size, "how", how)
 	if size > offset || t.cfg.ExitOnEOF {
 		t.enqueue(f)
 	}
+	return f
 }
 
 // lastLineEnd returns the offset just past the last '\n' in the file's first
@@ -292,7 +317,7 @@ func (t *Tailer) reserveDescriptor() {
 // path still leads to the same file.
 func (t *Tailer) reopen(f *File) error {
 	t.reserveDescriptor()
-	fd, err := os.Open(f.path)
+	fd, err := os.Open(f.openPath())
 	if err != nil {
 		return err
 	}

@@ -107,8 +107,13 @@ type Tailer struct {
 	restore   map[identity]checkpoint.Entry // checkpoints not yet matched to a file
 	gzSkipped map[string]bool               // compressed files matched by the last scan, each logged once
 
-	mu    sync.Mutex // guards files and the fields Snapshot reads
+	mu    sync.Mutex // guards files, settling and the fields Snapshot reads
 	files map[identity]*File
+	// settling holds drained files whose last records are not final yet:
+	// their checkpoint entries stay until they are, so a crash meanwhile
+	// finds them again (recoverRenamed) and re-reads those records.
+	settling []*File
+	seq      uint64 // the last File.seq given
 
 	// Owned by the Run goroutine.
 	ready   []*File
@@ -284,6 +289,9 @@ func (t *Tailer) drop(f *File, why string) {
 	if t.files[f.id] == f {
 		delete(t.files, f.id)
 	}
+	if !settled(f.cursor) {
+		t.settling = append(t.settling, f)
+	}
 	n := len(t.files)
 	t.mu.Unlock()
 	t.unindex(f)
@@ -305,16 +313,35 @@ func (t *Tailer) closeAll() {
 func (t *Tailer) Snapshot() []checkpoint.Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]checkpoint.Entry, 0, len(t.files))
-	for _, f := range t.files {
-		out = append(out, checkpoint.Entry{
+	out := make([]checkpoint.Entry, 0, len(t.files)+len(t.settling))
+	entry := func(f *File) checkpoint.Entry {
+		return checkpoint.Entry{
 			Path: f.path, Dev: f.id.dev, Ino: f.id.ino,
 			Fingerprint: f.fp, FingerprintSize: f.fpSize,
 			Offset: f.cursor.Committed(), Size: f.size, Format: f.format,
-		})
+		}
 	}
+	for _, f := range t.files {
+		out = append(out, entry(f))
+	}
+	kept := t.settling[:0]
+	for _, f := range t.settling {
+		if settled(f.cursor) {
+			continue
+		}
+		if t.files[f.id] == nil { // not found again (a hard link matching the globs)
+			out = append(out, entry(f))
+		}
+		kept = append(kept, f)
+	}
+	clear(t.settling[len(kept):])
+	t.settling = kept
 	return out
 }
+
+// settled reports whether every record a drained file's cursor was given
+// is final.
+func settled(c *checkpoint.Cursor) bool { return c.Pending() == 0 }
 
 func (t *Tailer) String() string { return fmt.Sprintf("tailer(%v)", t.cfg.Include) }
 
