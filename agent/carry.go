@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"bufio"
+	"io"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spanshipper/spanshipper/frame"
@@ -30,6 +33,7 @@ type carry struct {
 	dirs  map[string][]*tailer.File   // container-log files not yet drained, by directory, oldest first
 	held  map[*tailer.File]*[2]*piece // first records waiting for their predecessor's end, by stream
 	heads map[headKey]*piece          // cut records waiting for their successor's first record
+	cont  map[*tailer.File][2]bool    // files resumed mid-way: the streams with a record before the checkpoint
 }
 
 // headKey names a cut record's successor: a file, or (nil) the next file
@@ -53,14 +57,70 @@ func (c *carry) add(f *tailer.File) {
 		c.dirs = make(map[string][]*tailer.File)
 		c.held = make(map[*tailer.File]*[2]*piece)
 		c.heads = make(map[headKey]*piece)
+		c.cont = make(map[*tailer.File][2]bool)
 	}
 	dir := filepath.Dir(f.Path())
-	for _, g := range c.dirs[dir] {
+	files := c.dirs[dir]
+	i := len(files)
+	for j, g := range files {
 		if g == f {
 			return
 		}
+		if g.Seq() > f.Seq() && j < i {
+			i = j // a file found renamed away at start-up is read after the one now at its path
+		}
 	}
-	c.dirs[dir] = append(c.dirs[dir], f)
+	c.dirs[dir] = slices.Insert(files, i, f)
+}
+
+// continued reports whether f, resumed from a checkpoint, has a record of
+// stream s before it: then the rest of a line a rotation split, which is
+// the stream's first record in the file, was handled before a restart, and
+// a cut record of the predecessor's (read again, the predecessor was
+// renamed away with other records in flight) went with it.
+func (c *carry) continued(f *tailer.File, s int) bool {
+	if f.From() == 0 || c.cont == nil {
+		return false
+	}
+	seen, ok := c.cont[f]
+	if !ok {
+		seen = streamsBefore(f)
+		c.cont[f] = seen
+	}
+	return seen[s]
+}
+
+// streamsBefore reads a container log up to where it was resumed and
+// reports which streams have a record there. Only done after a restart
+// that found the file's predecessor renamed away.
+func streamsBefore(f *tailer.File) (seen [2]bool) {
+	format, err := frame.ParseFormat(f.Format())
+	if err != nil || !format.Container() {
+		return seen
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, f.From()), 64<<10)
+	var scratch []byte
+	for !seen[0] || !seen[1] {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A long docker line: its stream follows its content.
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = r.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if err != nil {
+			return seen
+		}
+		var s int
+		var ok bool
+		if s, ok, scratch = frame.StreamOf(format, line[:len(line)-1], scratch); ok {
+			seen[stream(s)] = true
+		}
+	}
+	return seen
 }
 
 // neighbours returns the files before and after f in its directory's chain.
@@ -89,10 +149,13 @@ func (h *lineHandler) first(f *tailer.File, st *fileState, r frame.Record) error
 	for _, key := range [...]headKey{{dir, s, f}, {dir, s, nil}} {
 		if head := h.carry.heads[key]; head != nil && head.f != f {
 			delete(h.carry.heads, key)
+			if h.carry.continued(f, s) {
+				break // the head went with this file's first record before a restart
+			}
 			return h.content(f, st, append(head.line, r.Line...), r.Start, r.End)
 		}
 	}
-	if pred, _ := h.carry.neighbours(dir, f); pred != nil && pred.Gone() {
+	if pred, _ := h.carry.neighbours(dir, f); pred != nil && pred.Gone() && !h.carry.continued(f, s) {
 		w := h.carry.held[f]
 		if w == nil {
 			w = new([2]*piece)
@@ -111,6 +174,10 @@ func (h *lineHandler) first(f *tailer.File, st *fileState, r frame.Record) error
 func (h *lineHandler) cut(f *tailer.File, st *fileState, r frame.Record) error {
 	dir, s := filepath.Dir(f.Path()), stream(r.Stream)
 	_, succ := h.carry.neighbours(dir, f)
+	if succ != nil && h.carry.continued(succ, s) {
+		f.Cursor().Skip(r.End) // read again after a restart: it went with the successor's first record
+		return nil
+	}
 	if w := h.carry.held[succ]; succ != nil && w != nil && w[s] != nil {
 		p := w[s]
 		w[s] = nil
@@ -144,6 +211,7 @@ func (h *lineHandler) drained(f *tailer.File) error {
 			break
 		}
 	}
+	delete(h.carry.cont, f)
 	if len(files) == 0 {
 		delete(h.carry.dirs, dir)
 	} else {

@@ -67,3 +67,20 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return "frame: " + e.Msg }
+
+// StreamOf returns the stream of one physical line of a container log in
+// format f (0 stdout, 1 stderr), and false when the line is not well framed
+// or f is not a container format. scratch is reused for docker's unescaped
+// content and returned.
+func StreamOf(f Format, line, scratch []byte) (stream int, ok bool, _ []byte) {
+	var err *Error
+	switch f {
+	case CRI:
+		stream, _, _, err = parseCRI(line)
+	case Docker:
+		stream, _, scratch, err = parseDocker(scratch[:0], line)
+	default:
+		return 0, false, scratch
+	}
+	return stream, err == nil, scratch
+}
