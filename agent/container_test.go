@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,5 +334,105 @@ func TestLineSplitByRotation(t *testing.T) {
 				t.Errorf("not_span = %v, want 1 (the warning)", n)
 			}
 		})
+	}
+}
+
+// TestLineSplitByRotationWhileDown: the kubelet rotates a container log
+// while spanshipper is down, in the middle of a line. At the restart the
+// renamed file is found by its identity and drained from its checkpoint
+// (the open group's start), before the new 0.log, and the split line is
+// joined.
+func TestLineSplitByRotationWhileDown(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
+	os.MkdirAll(logDir, 0o755)
+	path := filepath.Join(logDir, "0.log")
+	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
+	x, y := spanLine("x", 300), spanLine("y", 50)
+	os.WriteFile(path, []byte(cri("stdout", "F", spanLine("a", 0))+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+
+	r := newReceiver(t)
+	_, stop := runAgent(t, glob, state, r.URL, false)
+	waitUntil(t, "span a", func() bool { return r.item("a") != nil })
+	stop()
+	os.Rename(path, path+".20261125-101500")
+	os.WriteFile(path, []byte(cri("stdout", "F", x[200:])+cri("stdout", "F", y)+cri("stderr", "F", spanLine("z", 0))), 0o644)
+
+	m, _ := runAgent(t, glob, state, r.URL, false)
+	waitUntil(t, "spans x, y, z", func() bool { return r.item("x") != nil && r.item("y") != nil && r.item("z") != nil })
+	if got := r.item("x")["input"].(map[string]any)["pad"]; got != strings.Repeat("x", 300) {
+		t.Errorf("joined span's content differs")
+	}
+	if got := r.item("x")["metadata"].(map[string]any)["k8s.pod.name"]; got != "pod" {
+		t.Errorf("joined span's pod = %v, want the one of the path it was followed at", got)
+	}
+	for _, reason := range []string{"invalid_json", "invalid_frame"} {
+		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
+			t.Errorf("%v lines counted %s", n, reason)
+		}
+	}
+}
+
+// TestResumedPastSplitLine: a crash after a split line was joined and
+// acknowledged (the new 0.log's checkpoint is past its first record) but
+// while an earlier record of the renamed file was in flight (its entry is
+// still at its start). At the restart the renamed file is read again; its
+// cut piece went with the new file's first record and is dropped, not
+// joined to the next record the new file gets.
+func TestResumedPastSplitLine(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
+	os.MkdirAll(logDir, 0o755)
+	path, rotated := filepath.Join(logDir, "0.log"), filepath.Join(logDir, "0.log.20261125-101500")
+	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
+	x := spanLine("x", 300)
+	os.WriteFile(path, []byte(cri("stdout", "F", spanLine("a", 0))+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+	r := newReceiver(t)
+	_, stop := runAgent(t, glob, state, r.URL, false)
+	waitUntil(t, "span a", func() bool { return r.item("a") != nil })
+	os.Rename(path, rotated)
+	os.WriteFile(path, []byte(cri("stderr", "F", "starting")+cri("stdout", "F", x[200:])+cri("stdout", "F", spanLine("y", 0))), 0o644)
+	waitUntil(t, "spans x, y", func() bool { return r.item("x") != nil && r.item("y") != nil })
+	waitUntil(t, "the renamed file let go", func() bool {
+		st, _ := checkpoint.Load(state)
+		return len(st.Files) == 1 && st.Files[0].Offset > 0
+	})
+	stop()
+
+	// The checkpoint of the crash: the renamed file's entry at its start.
+	st, err := checkpoint.Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(rotated)
+	fi, _ := os.Stat(rotated)
+	sys := fi.Sys().(*syscall.Stat_t)
+	n := min(int64(len(b)), checkpoint.FingerprintBytes)
+	st.Files = append(st.Files, checkpoint.Entry{Path: path, Dev: uint64(sys.Dev), Ino: sys.Ino,
+		Fingerprint: checkpoint.Fingerprint(b[:n]), FingerprintSize: n, Offset: 0, Size: fi.Size(), Format: "cri"})
+	store, _, err := checkpoint.Open(state, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	r2 := newReceiver(t)
+	m, _ := runAgent(t, glob, state, r2.URL, false)
+	waitUntil(t, "span a again", func() bool { return r2.item("a") != nil })
+	time.Sleep(500 * time.Millisecond) // the renamed file is drained (RotateWait 100ms)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(cri("stdout", "F", spanLine("w", 10)))
+	f.Close()
+	waitUntil(t, "span w", func() bool { return r2.item("w") != nil })
+	if r2.item("x") != nil || r2.item("y") != nil {
+		t.Errorf("x or y sent again: the new file was resumed past them")
+	}
+	for _, reason := range []string{"invalid_json", "invalid_frame"} {
+		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
+			t.Errorf("%v lines counted %s: the renamed file's piece was joined to another record", n, reason)
+		}
 	}
 }
