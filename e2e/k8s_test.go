@@ -93,8 +93,8 @@ func (p k8sPod) logPath(t *testing.T, root, format string) (target, rotatedGlob 
 // split into partial records) among app logs, one printing only app logs,
 // both with warnings and tracebacks on stderr. The runtime rotates the logs
 // with gzip while spanshipper follows /var/log/pods/*/*/*.log in the
-// default --format auto; spanshipper is killed with SIGKILL twice between
-// rotations and restarted. Every span-end record arrives exactly as mapped
+// default --format auto; spanshipper is killed with SIGKILL twice and
+// restarted, for cri once with a rotation while it is down. Every span-end record arrives exactly as mapped
 // with the pod's metadata; nothing else arrives; nothing is bad input.
 // Both runtimes split a line in progress at a rotation between the two
 // files; span ends lost that way are reported apart.
@@ -149,12 +149,16 @@ func testKubernetesNode(t *testing.T, format string) {
 			"--applogs", "3000", "--rate", "150", "--expect", expectWeb)...),
 	}
 
-	// Kill between rotations: a rotation while no shipper runs would take
-	// the rest of 0.log out of the glob before it is read (tailer/design.md).
 	// The kill comes once the checkpoint holds the agent's current log, no
-	// rotated one still draining, and is past the line a rotation split
-	// (frame/design.md's remaining window); the restart well before the
-	// next rotation.
+	// rotated one still draining or with records in flight, and is past
+	// the line a rotation split (frame/design.md's remaining window).
+	// For cri the first kill lets the kubelet rotate the log while no
+	// shipper runs: at the restart the renamed file is found beside 0.log
+	// and drained from its checkpoint, and the line the rotation split is
+	// joined (tailer.recoverRenamed). Docker compresses a renamed file at
+	// once, so there a rotation while down would lose the renamed file's
+	// unread rest (tailer/design.md): the pods are paused (SIGSTOP) while
+	// the shipper is down.
 	rotations := func() int {
 		names, _ := filepath.Glob(agentRotated)
 		seen := map[string]bool{}
@@ -167,7 +171,12 @@ func testKubernetesNode(t *testing.T, format string) {
 	}
 	link := filepath.Join(agent.dir(root), "0.log")
 	var badLines, notSpan float64 // over every run of the shipper
-	var killedAfter []int         // rotations before each kill
+	var killedAfter, whileDown []int // rotations before each kill, and while the shipper was down
+	signalPods := func(sig syscall.Signal) {
+		for _, p := range pods {
+			p.cmd.Process.Signal(sig)
+		}
+	}
 	for i, n := range []int{1, 3} {
 		waitFor(t, fmt.Sprintf("rotation %d of the agent's log", n), func() bool {
 			if rotations() >= n {
@@ -191,11 +200,34 @@ func testKubernetesNode(t *testing.T, format string) {
 		}
 		badLines += metric(t, addr, "spanshipper_bad_lines_total")
 		notSpan += metric(t, addr, `spanshipper_lines_skipped_total{reason="not_span"}`)
-		killedAfter = append(killedAfter, rotations())
+		if format == "docker" {
+			signalPods(syscall.SIGSTOP)
+		}
+		before := rotations()
+		killedAfter = append(killedAfter, before)
 		sh.cmd.Process.Kill()
 		sh.wait(t, 30*time.Second)
+		if format == "cri" && i == 0 {
+			waitFor(t, "a rotation of the agent's log while the shipper is down", func() bool {
+				select {
+				case <-pods[0].done:
+					t.Fatalf("the agent pod ended after %d rotations: %s", rotations(), pods[0].output())
+				default:
+				}
+				return rotations() > before
+			})
+		}
 		sh = startProc(t, fmt.Sprintf("shipper-%d.log", i+1), "spanshipper", args...)
 		addr = metricsAddr(t, sh)
+		whileDown = append(whileDown, rotations()-before)
+		if format == "cri" && i == 0 {
+			waitFor(t, "the shipper to find the log renamed while it was down", func() bool {
+				return strings.Contains(sh.output(), "renamed away while spanshipper was down")
+			})
+		}
+		if format == "docker" {
+			signalPods(syscall.SIGCONT)
+		}
 	}
 	for _, p := range pods {
 		if code := p.wait(t, 2*time.Minute); code != 0 {
@@ -241,8 +273,11 @@ func testKubernetesNode(t *testing.T, format string) {
 		}
 	}
 	if len(lost) > 0 {
-		t.Errorf("%d of %d span-end records whose partial group went on in the next file after a rotation are missing (the shipper was killed after rotations %v), e.g. %v: "+
-			"an open group must be carried across the rotation", len(lost), len(straddling), killedAfter, lost[:min(3, len(lost))])
+		t.Errorf("%d of %d span-end records whose partial group went on in the next file after a rotation are missing (the shipper was killed after rotations %v, with %v rotations while it was down), e.g. %v: "+
+			"an open group must be carried across the rotation", len(lost), len(straddling), killedAfter, whileDown, lost[:min(3, len(lost))])
+	}
+	if t.Failed() || len(got) < len(ends) {
+		t.Logf("the shipper was killed after rotations %v, with %v rotations while it was down", killedAfter, whileDown)
 	}
 	checkDelivered(t, got, ends, startOnly, agent.metadata())
 	for k := range got {
