@@ -254,6 +254,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	ck := newCheckpointer(store, tl, a.cfg.CheckpointInterval, &a.prog, a.m, a.log)
 	ck.orphans = orph
+	ck.links = &h.links
 	ckCtx, stopCk := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCk()
 	ckDone := make(chan struct{})

@@ -5,8 +5,10 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/spanshipper/spanshipper/checkpoint"
 	"github.com/spanshipper/spanshipper/frame"
 	"github.com/spanshipper/spanshipper/tailer"
 )
@@ -50,6 +52,47 @@ type piece struct {
 	line       []byte
 	start, end int64
 	since      time.Time
+	mark       checkpoint.Mark // a cut record's: final once the record it goes on in is
+}
+
+// links holds the cut records of renamed files that went on in a record of
+// the next file: a cut record is final only once the joined record is,
+// so the renamed file's checkpoint entry stays (tailer: a drained file is
+// kept until its records are final) and a crash before the joined record
+// is acknowledged reads the renamed file's piece again. The reader adds,
+// the checkpointer resolves before each snapshot.
+type links struct {
+	mu sync.Mutex
+	l  []link
+}
+
+type link struct {
+	piece checkpoint.Mark    // the cut record, in the renamed file
+	next  *checkpoint.Cursor // the joined record's file generation
+	end   int64              // the joined record's end there
+}
+
+func (l *links) add(piece checkpoint.Mark, next *checkpoint.Cursor, end int64) {
+	l.mu.Lock()
+	l.l = append(l.l, link{piece, next, end})
+	l.mu.Unlock()
+}
+
+// resolve reports final the cut records whose joined record's file is
+// committed past it.
+func (l *links) resolve() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	kept := l.l[:0]
+	for _, k := range l.l {
+		if k.next.Committed() >= k.end {
+			k.piece.Done()
+			continue
+		}
+		kept = append(kept, k)
+	}
+	clear(l.l[len(kept):])
+	l.l = kept
 }
 
 func (c *carry) add(f *tailer.File) {
@@ -150,8 +193,10 @@ func (h *lineHandler) first(f *tailer.File, st *fileState, r frame.Record) error
 		if head := h.carry.heads[key]; head != nil && head.f != f {
 			delete(h.carry.heads, key)
 			if h.carry.continued(f, s) {
-				break // the head went with this file's first record before a restart
+				head.mark.Done() // the head went with this file's first record before a restart
+				break
 			}
+			h.links.add(head.mark, st.cursor, r.End)
 			return h.content(f, st, append(head.line, r.Line...), r.Start, r.End)
 		}
 	}
@@ -184,13 +229,13 @@ func (h *lineHandler) cut(f *tailer.File, st *fileState, r frame.Record) error {
 		if w[0] == nil && w[1] == nil {
 			delete(h.carry.held, succ)
 		}
-		f.Cursor().Skip(r.End) // its content goes on in the successor's record
+		h.links.add(f.Cursor().Add(r.Start, r.End), p.st.cursor, p.end) // its content goes on in the successor's record
 		h.rehold(p.f, p.st)
 		return h.content(p.f, p.st, append(append([]byte(nil), r.Line...), p.line...), p.start, p.end)
 	}
 	if f.Gone() && h.carry.dirs != nil {
-		h.carry.heads[headKey{dir, s, succ}] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End, since: time.Now()}
-		f.Cursor().Skip(r.End)
+		h.carry.heads[headKey{dir, s, succ}] = &piece{f: f, st: st, line: append([]byte(nil), r.Line...), start: r.Start, end: r.End,
+			since: time.Now(), mark: f.Cursor().Add(r.Start, r.End)}
 		return nil
 	}
 	return h.content(f, st, r.Line, r.Start, r.End)
@@ -272,7 +317,9 @@ func (h *lineHandler) expireCarry(now time.Time) error {
 	for key, p := range h.carry.heads {
 		if now.Sub(p.since) >= carryWait {
 			delete(h.carry.heads, key)
-			if err := h.content(p.f, p.st, p.line, p.start, p.end); err != nil {
+			err := h.content(p.f, p.st, p.line, p.start, p.end)
+			p.mark.Done() // handled alone, as a record of its own
+			if err != nil {
 				return err
 			}
 		}

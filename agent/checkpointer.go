@@ -26,6 +26,7 @@ type checkpointer struct {
 	log      *ratelog.Logger
 	wake     chan struct{}
 	orphans  *orphans // nil unless span starts are held: journaled before each checkpoint
+	links    *links   // resolved before each snapshot
 
 	mu      sync.Mutex
 	last    map[fileKey]checkpoint.Entry // what was last written
@@ -99,9 +100,13 @@ type fileKey struct {
 	dev, ino uint64
 }
 
-// prepare journals the held starts the next checkpoint may pass (see
+// prepare reports final the cut records whose joined record is (links) and
+// journals the held starts the next checkpoint may pass (see
 // orphan.Set.Spill); write syncs the journal before the checkpoint.
 func (c *checkpointer) prepare() {
+	if c.links != nil {
+		c.links.resolve()
+	}
 	if c.orphans != nil {
 		c.orphans.prepare()
 	}

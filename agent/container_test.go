@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -74,10 +76,10 @@ func cri(stream, tag, content string) string {
 
 // runAgent runs an agent over glob until stop is called; it returns the
 // agent's metrics.
-func runAgent(t *testing.T, glob, stateDir, endpoint string, exitOnEOF bool) (*metrics.Metrics, func()) {
+func runAgent(t *testing.T, glob, stateDir, endpoint string, exitOnEOF bool, opts ...func(*Config)) (*metrics.Metrics, func()) {
 	t.Helper()
 	m := metrics.New()
-	a, err := New(Config{
+	cfg := Config{
 		StateDir:           stateDir,
 		Tailer:             tailer.Config{Include: []string{glob}, PollInterval: 50 * time.Millisecond, ExitOnEOF: exitOnEOF, RotateWait: 100 * time.Millisecond},
 		Decode:             decode.Options{SkipStart: true},
@@ -85,7 +87,11 @@ func runAgent(t *testing.T, glob, stateDir, endpoint string, exitOnEOF bool) (*m
 		K8sMetadata:        true,
 		Metrics:            m,
 		CheckpointInterval: 10 * time.Millisecond,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,6 +439,65 @@ func TestResumedPastSplitLine(t *testing.T) {
 	for _, reason := range []string{"invalid_json", "invalid_frame"} {
 		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
 			t.Errorf("%v lines counted %s: the renamed file's piece was joined to another record", n, reason)
+		}
+	}
+}
+
+// TestSplitLineInFlightAtStop: the line a rotation split is joined and
+// handed on, but not acknowledged when spanshipper stops (or crashes): the
+// renamed file's checkpoint entry stays at the cut record, so the restart
+// finds the renamed file, reads the piece again and joins it again.
+func TestSplitLineInFlightAtStop(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
+	os.MkdirAll(logDir, 0o755)
+	path, rotated := filepath.Join(logDir, "0.log"), filepath.Join(logDir, "0.log.20261125-101500")
+	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
+	x := spanLine("x", 300)
+	head := cri("stdout", "F", spanLine("a", 0))
+	os.WriteFile(path, []byte(head+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+
+	var refused atomic.Int64
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if b, _ := io.ReadAll(req.Body); bytes.Contains(b, []byte(`"id":"x"`)) {
+			refused.Add(1)
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		}
+	}))
+	defer down.Close()
+	shortStop := func(c *Config) { c.ShutdownTimeout = 100 * time.Millisecond }
+	_, stop := runAgent(t, glob, state, down.URL, false, shortStop)
+	waitUntil(t, "span a's checkpoint", func() bool {
+		e, ok := checkpointOf(t, state, path)
+		return ok && e.Offset == int64(len(head))
+	})
+	os.Rename(path, rotated)
+	os.WriteFile(path, []byte(cri("stdout", "F", x[200:])+cri("stdout", "F", spanLine("y", 0))), 0o644)
+	waitUntil(t, "the joined line refused", func() bool { return refused.Load() > 0 })
+	time.Sleep(500 * time.Millisecond) // the renamed file is drained and let go (RotateWait 100ms)
+	stop()
+	st, err := checkpoint.Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(rotated)
+	kept := false
+	for _, e := range st.Files {
+		kept = kept || e.Ino == fi.Sys().(*syscall.Stat_t).Ino && e.Offset <= int64(len(head))
+	}
+	if !kept {
+		t.Fatalf("checkpoint %+v: the renamed file's entry is gone while the line it began was not acknowledged", st.Files)
+	}
+
+	r := newReceiver(t)
+	m, _ := runAgent(t, glob, state, r.URL, false)
+	waitUntil(t, "spans x, y", func() bool { return r.item("x") != nil && r.item("y") != nil })
+	if got := r.item("x")["input"].(map[string]any)["pad"]; got != strings.Repeat("x", 300) {
+		t.Errorf("joined span's content differs")
+	}
+	for _, reason := range []string{"invalid_json", "invalid_frame"} {
+		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
+			t.Errorf("%v lines counted %s", n, reason)
 		}
 	}
 }

@@ -23,6 +23,7 @@ type lineHandler struct {
 	dec     *decode.Decoder // for files whose path carries no pod metadata
 	files   fileConfig
 	carry   carry // lines split across a log rotation
+	links   links // cut records final once the record they went on in is
 	batcher *batch.Batcher
 	sem     *semaphore.Weighted // records read but not final: reading pauses at --max-buffered
 	prog    *progress
