@@ -118,9 +118,21 @@ func testKubernetesNode(t *testing.T, format string) {
 		"--state-dir", filepath.Join(root, "state"), "--listen", "127.0.0.1:0"}
 	sh := startProc(t, "shipper-0.log", "spanshipper", args...)
 	addr := metricsAddr(t, sh) // listening: the pods may start
+	shippers := []*proc{sh}
 	defer func() {
+		if keep := os.Getenv("SPANSHIPPER_E2E_KEEP"); keep != "" && t.Failed() {
+			// Everything the test saw, for a look after it failed.
+			dst := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+			os.RemoveAll(dst)
+			if out, err := exec.Command("cp", "-a", root, dst).CombinedOutput(); err != nil {
+				t.Logf("keeping %s: %v %s", root, err, out)
+			}
+			t.Logf("kept %s in %s", root, dst)
+		}
 		if t.Failed() {
-			t.Logf("last spanshipper's output:\n%s", sh.output())
+			for i, p := range shippers {
+				t.Logf("spanshipper run %d's output:\n%s", i, p.output())
+			}
 		}
 	}()
 
@@ -149,16 +161,18 @@ func testKubernetesNode(t *testing.T, format string) {
 			"--applogs", "3000", "--rate", "150", "--expect", expectWeb)...),
 	}
 
-	// The kill comes once the checkpoint holds the agent's current log, no
-	// rotated one still draining or with records in flight, and is past
-	// the line a rotation split (frame/design.md's remaining window).
 	// For cri the first kill lets the kubelet rotate the log while no
-	// shipper runs: at the restart the renamed file is found beside 0.log
-	// and drained from its checkpoint, and the line the rotation split is
-	// joined (tailer.recoverRenamed). Docker compresses a renamed file at
-	// once, so there a rotation while down would lose the renamed file's
-	// unread rest (tailer/design.md): the pods are paused (SIGSTOP) while
-	// the shipper is down.
+	// shipper runs, the second comes just after a rotation, while the
+	// renamed file is draining and the line the rotation split is in
+	// flight: each restart finds the renamed file beside 0.log, drains it
+	// from its checkpoint and joins the split line (tailer.recoverRenamed,
+	// agent/carry.go). Each kill comes once the checkpoint held only the
+	// current log (the kubelet compresses the older renamed files, and a
+	// compressed file is not read). Docker compresses a renamed file at
+	// once, so there the kill waits for that, and a rotation while down
+	// would lose the renamed file's unread rest (tailer/design.md): the
+	// pods are paused (SIGSTOP) while the shipper is down, as they are for
+	// cri's second kill.
 	rotations := func() int {
 		names, _ := filepath.Glob(agentRotated)
 		seen := map[string]bool{}
@@ -170,16 +184,37 @@ func testKubernetesNode(t *testing.T, format string) {
 		return len(seen)
 	}
 	link := filepath.Join(agent.dir(root), "0.log")
-	var badLines, notSpan float64 // over every run of the shipper
+	var badLines, notSpan float64    // over every run of the shipper
 	var killedAfter, whileDown []int // rotations before each kill, and while the shipper was down
 	signalPods := func(sig syscall.Signal) {
 		for _, p := range pods {
 			p.cmd.Process.Signal(sig)
 		}
 	}
-	for i, n := range []int{1, 3} {
-		waitFor(t, fmt.Sprintf("rotation %d of the agent's log", n), func() bool {
-			if rotations() >= n {
+	// pausePods stops the runtimes (SIGSTOP), never between a rename and
+	// the reopen: a renamed file the runtime goes on writing after a
+	// pause longer than the shipper's RotateWait is outside what the
+	// shipper can see (tailer/design.md). The pods themselves go on at
+	// their rate once the runtimes resume, not in a burst.
+	webLink := filepath.Join(web.dir(root), "0.log")
+	logsOpen := func() bool {
+		_, err1 := os.Stat(link)
+		_, err2 := os.Stat(webLink)
+		return err1 == nil && err2 == nil
+	}
+	pausePods := func() {
+		for {
+			waitFor(t, "the runtimes to reopen the logs", logsOpen)
+			signalPods(syscall.SIGSTOP)
+			if logsOpen() {
+				return
+			}
+			signalPods(syscall.SIGCONT)
+		}
+	}
+	rotation := func(what string, after int) {
+		waitFor(t, what, func() bool {
+			if rotations() > after {
 				return true
 			}
 			select {
@@ -189,43 +224,59 @@ func testKubernetesNode(t *testing.T, format string) {
 			}
 			return false
 		})
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-			ok, held := followsOnlyCurrent(t, filepath.Join(root, "state"), link, format == "docker")
+	}
+	for i, n := range []int{1, 3} {
+		rotation(fmt.Sprintf("rotation %d of the agent's log", n), n-1)
+		// Rotations come every few seconds, each renamed file kept in the
+		// checkpoint for RotateWait and until the line the rotation split
+		// is acknowledged: the pods are paused until the checkpoint holds
+		// only the current log. A pause before the rest of the split line
+		// is written cannot get there: then the pods go on a little and
+		// are paused again.
+		for deadline := time.Now().Add(2 * time.Minute); ; {
+			pausePods()
+			ok, held := false, ""
+			for quiet := time.Now().Add(5 * time.Second); !ok && time.Now().Before(quiet); time.Sleep(20 * time.Millisecond) {
+				ok, held = followsOnlyCurrent(t, filepath.Join(root, "state"), link, format == "docker")
+			}
 			if ok {
 				break
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("the checkpoint never held only the agent's current log (%s)", held)
 			}
+			signalPods(syscall.SIGCONT)
+			time.Sleep(300 * time.Millisecond)
+		}
+		rotateWhileDown := format == "cri" && i == 0
+		if format == "cri" {
+			signalPods(syscall.SIGCONT)
+		}
+		if format == "cri" && i == 1 {
+			// Kill just after the next rotation: the renamed file is
+			// draining, the line the rotation split not yet joined.
+			rotation("the next rotation of the agent's log", rotations())
+			pausePods()
 		}
 		badLines += metric(t, addr, "spanshipper_bad_lines_total")
 		notSpan += metric(t, addr, `spanshipper_lines_skipped_total{reason="not_span"}`)
-		if format == "docker" {
-			signalPods(syscall.SIGSTOP)
-		}
 		before := rotations()
 		killedAfter = append(killedAfter, before)
 		sh.cmd.Process.Kill()
 		sh.wait(t, 30*time.Second)
-		if format == "cri" && i == 0 {
-			waitFor(t, "a rotation of the agent's log while the shipper is down", func() bool {
-				select {
-				case <-pods[0].done:
-					t.Fatalf("the agent pod ended after %d rotations: %s", rotations(), pods[0].output())
-				default:
-				}
-				return rotations() > before
-			})
+		if rotateWhileDown {
+			rotation("a rotation of the agent's log while the shipper is down", before)
 		}
 		sh = startProc(t, fmt.Sprintf("shipper-%d.log", i+1), "spanshipper", args...)
+		shippers = append(shippers, sh)
 		addr = metricsAddr(t, sh)
 		whileDown = append(whileDown, rotations()-before)
-		if format == "cri" && i == 0 {
-			waitFor(t, "the shipper to find the log renamed while it was down", func() bool {
+		if format == "cri" {
+			waitFor(t, "the shipper to find the renamed log", func() bool {
 				return strings.Contains(sh.output(), "renamed away while spanshipper was down")
 			})
 		}
-		if format == "docker" {
+		if !rotateWhileDown {
 			signalPods(syscall.SIGCONT)
 		}
 	}
@@ -297,10 +348,11 @@ func testKubernetesNode(t *testing.T, format string) {
 
 // followsOnlyCurrent reports whether the shipper's checkpoint holds the
 // file now at path and no other file found there (a rotated one that is
-// still being drained), with its offset past the file's first complete
-// stdout line: a line that the rotation split between the old file and
-// this one is then joined and acknowledged (frame/design.md: a crash
-// before that loses the old file's piece). It describes the entries.
+// still being drained or has records in flight), with its offset past the
+// file's first complete stdout line: a line that the rotation split
+// between the old file and this one is then joined and acknowledged (the
+// old file's entry stays until it is, so this part is implied). It
+// describes the entries.
 func followsOnlyCurrent(t *testing.T, stateDir, path string, docker bool) (bool, string) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -119,6 +119,10 @@ func pod(o podOptions, stdout, stderr io.Writer) error {
 			due := began.Add(time.Duration(float64(lines) / o.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
+			} else if d < -250*time.Millisecond {
+				// Held back (the runtime stopped reading, or the pod was
+				// stopped): go on at the rate, not in a burst.
+				began = began.Add(-d)
 			}
 		}
 	}
