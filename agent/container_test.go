@@ -349,13 +349,8 @@ func TestLineSplitByRotation(t *testing.T) {
 // (the open group's start), before the new 0.log, and the split line is
 // joined.
 func TestLineSplitByRotationWhileDown(t *testing.T) {
-	dir := t.TempDir()
-	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
-	os.MkdirAll(logDir, 0o755)
-	path := filepath.Join(logDir, "0.log")
-	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
-	x, y := spanLine("x", 300), spanLine("y", 50)
-	os.WriteFile(path, []byte(cri("stdout", "F", spanLine("a", 0))+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+	path, glob, state, x, _ := splitLineLog(t)
+	y := spanLine("y", 50)
 
 	r := newReceiver(t)
 	_, stop := runAgent(t, glob, state, r.URL, false)
@@ -372,11 +367,7 @@ func TestLineSplitByRotationWhileDown(t *testing.T) {
 	if got := r.item("x")["metadata"].(map[string]any)["k8s.pod.name"]; got != "pod" {
 		t.Errorf("joined span's pod = %v, want the one of the path it was followed at", got)
 	}
-	for _, reason := range []string{"invalid_json", "invalid_frame"} {
-		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
-			t.Errorf("%v lines counted %s", n, reason)
-		}
-	}
+	checkNoBadLines(t, m, "")
 }
 
 // TestResumedPastSplitLine: a crash after a split line was joined and
@@ -386,13 +377,8 @@ func TestLineSplitByRotationWhileDown(t *testing.T) {
 // cut piece went with the new file's first record and is dropped, not
 // joined to the next record the new file gets.
 func TestResumedPastSplitLine(t *testing.T) {
-	dir := t.TempDir()
-	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
-	os.MkdirAll(logDir, 0o755)
-	path, rotated := filepath.Join(logDir, "0.log"), filepath.Join(logDir, "0.log.20261125-101500")
-	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
-	x := spanLine("x", 300)
-	os.WriteFile(path, []byte(cri("stdout", "F", spanLine("a", 0))+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+	path, glob, state, x, _ := splitLineLog(t)
+	rotated := path + ".20261125-101500"
 	r := newReceiver(t)
 	_, stop := runAgent(t, glob, state, r.URL, false)
 	waitUntil(t, "span a", func() bool { return r.item("a") != nil })
@@ -436,11 +422,7 @@ func TestResumedPastSplitLine(t *testing.T) {
 	if r2.item("x") != nil || r2.item("y") != nil {
 		t.Errorf("x or y sent again: the new file was resumed past them")
 	}
-	for _, reason := range []string{"invalid_json", "invalid_frame"} {
-		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
-			t.Errorf("%v lines counted %s: the renamed file's piece was joined to another record", n, reason)
-		}
-	}
+	checkNoBadLines(t, m, "the renamed file's piece was joined to another record")
 }
 
 // TestSplitLineInFlightAtStop: the line a rotation split is joined and
@@ -448,14 +430,8 @@ func TestResumedPastSplitLine(t *testing.T) {
 // renamed file's checkpoint entry stays at the cut record, so the restart
 // finds the renamed file, reads the piece again and joins it again.
 func TestSplitLineInFlightAtStop(t *testing.T) {
-	dir := t.TempDir()
-	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
-	os.MkdirAll(logDir, 0o755)
-	path, rotated := filepath.Join(logDir, "0.log"), filepath.Join(logDir, "0.log.20261125-101500")
-	glob, state := filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state")
-	x := spanLine("x", 300)
-	head := cri("stdout", "F", spanLine("a", 0))
-	os.WriteFile(path, []byte(head+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644)
+	path, glob, state, x, head := splitLineLog(t)
+	rotated := path + ".20261125-101500"
 
 	var refused atomic.Int64
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -469,7 +445,7 @@ func TestSplitLineInFlightAtStop(t *testing.T) {
 	_, stop := runAgent(t, glob, state, down.URL, false, shortStop)
 	waitUntil(t, "span a's checkpoint", func() bool {
 		e, ok := checkpointOf(t, state, path)
-		return ok && e.Offset == int64(len(head))
+		return ok && e.Offset == head
 	})
 	os.Rename(path, rotated)
 	os.WriteFile(path, []byte(cri("stdout", "F", x[200:])+cri("stdout", "F", spanLine("y", 0))), 0o644)
@@ -483,7 +459,7 @@ func TestSplitLineInFlightAtStop(t *testing.T) {
 	fi, _ := os.Stat(rotated)
 	kept := false
 	for _, e := range st.Files {
-		kept = kept || e.Ino == fi.Sys().(*syscall.Stat_t).Ino && e.Offset <= int64(len(head))
+		kept = kept || e.Ino == fi.Sys().(*syscall.Stat_t).Ino && e.Offset <= head
 	}
 	if !kept {
 		t.Fatalf("checkpoint %+v: the renamed file's entry is gone while the line it began was not acknowledged", st.Files)
@@ -495,9 +471,36 @@ func TestSplitLineInFlightAtStop(t *testing.T) {
 	if got := r.item("x")["input"].(map[string]any)["pad"]; got != strings.Repeat("x", 300) {
 		t.Errorf("joined span's content differs")
 	}
+	checkNoBadLines(t, m, "")
+}
+
+// splitLineLog lays out a pod's 0.log that holds span a and then span x cut
+// short by a rotation (two P pieces around a stderr line, the rest to come
+// in the next file). It returns the log's path, the glob and state
+// directory to run the agent with, x, and where x's pieces begin.
+func splitLineLog(t *testing.T) (path, glob, state, x string, head int64) {
+	t.Helper()
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "pods", "ns_pod_uid", "c")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(logDir, "0.log")
+	x = spanLine("x", 300)
+	a := cri("stdout", "F", spanLine("a", 0))
+	if err := os.WriteFile(path, []byte(a+cri("stdout", "P", x[:100])+cri("stderr", "F", "warn")+cri("stdout", "P", x[100:200])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, filepath.Join(dir, "pods", "*", "*", "*.log"), filepath.Join(dir, "state"), x, int64(len(a))
+}
+
+// checkNoBadLines fails the test if any line was counted bad input; why
+// says what that would mean.
+func checkNoBadLines(t *testing.T, m *metrics.Metrics, why string) {
+	t.Helper()
 	for _, reason := range []string{"invalid_json", "invalid_frame"} {
 		if n := testutil.ToFloat64(m.BadLines.WithLabelValues(reason)); n != 0 {
-			t.Errorf("%v lines counted %s", n, reason)
+			t.Errorf("%v lines counted %s %s", n, reason, why)
 		}
 	}
 }

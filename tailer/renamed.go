@@ -23,23 +23,23 @@ import (
 // by. A file already compressed or deleted is not found: its unread rest is
 // lost (design.md).
 func (t *Tailer) recoverRenamed(matched map[identity]bool) {
-	var lookups map[string]map[identity]string // by directory and name prefix
+	var dirs map[string][]os.DirEntry // each directory read once
 	for id, e := range t.restore {
 		if matched[id] || e.Path == "" {
 			continue
 		}
-		if lookups == nil {
-			lookups = make(map[string]map[identity]string)
+		if dirs == nil {
+			dirs = make(map[string][]os.DirEntry)
 		}
 		name := ""
 		for _, p := range renameCandidates(e.Path) {
-			key := p
-			names, ok := lookups[key]
+			dir := filepath.Dir(p)
+			entries, ok := dirs[dir]
 			if !ok {
-				names = siblingsNamedAfter(p)
-				lookups[key] = names
+				entries, _ = os.ReadDir(dir)
+				dirs[dir] = entries
 			}
-			if name = names[id]; name != "" {
+			if name = siblingNamedAfter(dir, entries, filepath.Base(p), id); name != "" {
 				break
 			}
 		}
@@ -93,16 +93,10 @@ func renameCandidates(p string) []string {
 	return out
 }
 
-// siblingsNamedAfter returns the identities of the files beside p whose
-// names begin with p's name and go on ("0.log.20261126-040436",
-// "app.jsonl.1", "app.jsonl-20261126"), with their paths.
-func siblingsNamedAfter(p string) map[identity]string {
-	dir, base := filepath.Split(p)
-	entries, err := os.ReadDir(filepath.Clean(dir))
-	if err != nil {
-		return nil
-	}
-	out := make(map[identity]string)
+// siblingNamedAfter returns the path of the file in dir (whose entries
+// are given) that is id and whose name begins with base and goes on
+// ("0.log.20261126-040436", "app.jsonl.1", "app.jsonl-20261126"), or "".
+func siblingNamedAfter(dir string, entries []os.DirEntry, base string, id identity) string {
 	for _, de := range entries {
 		n := de.Name()
 		if len(n) <= len(base) || !strings.HasPrefix(n, base) || !de.Type().IsRegular() {
@@ -112,11 +106,11 @@ func siblingsNamedAfter(p string) map[identity]string {
 		if err != nil {
 			continue
 		}
-		if id, ok := identityOf(fi); ok {
-			out[id] = filepath.Join(dir, n)
+		if got, ok := identityOf(fi); ok && got == id {
+			return filepath.Join(dir, n)
 		}
 	}
-	return out
+	return ""
 }
 
 // openPath is where a closed descriptor is reopened.
