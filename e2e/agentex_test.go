@@ -121,6 +121,11 @@ func shipAgentexSpans(t *testing.T, py string) {
 	sh := startProc(t, "shipper.log", "spanshipper", "--path", path+"*", "--endpoint", s.url(),
 		"--state-dir", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0")
 	addr := metricsAddr(t, sh)
+	defer func() {
+		if t.Failed() {
+			t.Logf("receiver stats %v; spanshipper's output:\n%s", s.stats(t), sh.output())
+		}
+	}()
 
 	out := writeSpans(t, py, dir,
 		[]string{"AGENT_NAME=e2e-agent", "AGENT_ID=agent-14", "ACP_TYPE=async", "ACP_URL=http://127.0.0.1:1"},

@@ -1,11 +1,15 @@
 package tailer
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +278,49 @@ func TestPollingAloneFindsEverything(t *testing.T) {
 	waitFor(t, "all lines", func() bool { return len(r.texts()) >= 25 })
 	time.Sleep(200 * time.Millisecond)
 	sameSet(t, r.texts(), append(append(want("a", 0, 15), want("n", 0, 5)...), want("b", 0, 5)...))
+}
+
+// TestRenamedOverBetweenStatAndOpen: a rotation that shifts names renames
+// one file over a path between the tailer's stat of it and its open. Each
+// file is still read once, under its own identity, and nothing is taken
+// for a truncation.
+func TestRenamedOverBetweenStatAndOpen(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("x", 0, 30))
+	appendFile(t, p+".1", lines("y", 0, 20))
+	var once sync.Once
+	testHookBeforeOpen = func(path string) {
+		if path != p {
+			return
+		}
+		once.Do(func() { // app.jsonl → app.jsonl.2, app.jsonl.1 → app.jsonl
+			os.Rename(p, p+".2")
+			os.Rename(p+".1", p)
+		})
+	}
+	defer func() { testHookBeforeOpen = nil }()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	_, r, stop := start(t, Config{Include: []string{p + "*"}, Logger: log}, checkpoint.State{})
+	wantAll := append(want("x", 0, 30), want("y", 0, 20)...)
+	waitFor(t, "both files", func() bool { return len(r.texts()) >= len(wantAll) })
+	time.Sleep(300 * time.Millisecond) // a re-read would show by now
+	stop()
+	sameSet(t, r.texts(), wantAll)
+	if bytes.Contains(logs.Bytes(), []byte("truncated")) {
+		t.Errorf("a file was taken for truncated:\n%s", logs.String())
+	}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

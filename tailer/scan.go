@@ -185,14 +185,35 @@ func readFingerprintN(fd *os.File, n int64) (string, int64, error) {
 	return readFingerprint(fd, n)
 }
 
+// testHookBeforeOpen, when set by a test, runs between a file's stat and
+// its open in discover.
+var testHookBeforeOpen func(path string)
+
 // discover starts following a new file: from its checkpoint when the
 // identity and fingerprint match, else from the start (or, for files present
 // at start-up with --start-at end, from the end of its last complete line).
 func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	t.reserveDescriptor() // before opening, so the bound holds at every instant
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(p)
+	}
 	fd, err := os.Open(p)
 	if err != nil {
 		t.rlog.Warn("open:"+p, "cannot open file; retrying at each poll", "path", p, "err", err)
+		return
+	}
+	// The path may lead to another file than the one stat saw: a rotation
+	// that shifts names (app.jsonl.1 → app.jsonl.2, app.jsonl →
+	// app.jsonl.1) can rename one over it in between. Reading that file
+	// under the other's identity would read it twice and the other never
+	// (and take the mismatch for a truncation at every poll). The next scan
+	// finds both where they are now.
+	if fi, err = fd.Stat(); err != nil {
+		fd.Close()
+		return
+	}
+	if got, ok := identityOf(fi); !ok || got != id {
+		fd.Close() // the rename raised a notification; the poll comes within a second anyway
 		return
 	}
 	size := fi.Size()
