@@ -82,6 +82,19 @@ func (t *Tailer) resumeRenamed(id identity, e checkpoint.Entry, name string) {
 		"offset", e.Offset, "size", fi.Size())
 }
 
+// identities returns the identities of the files at paths.
+func identities(paths []string) map[identity]bool {
+	out := make(map[identity]bool, len(paths))
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			if id, ok := identityOf(fi); ok {
+				out[id] = true
+			}
+		}
+	}
+	return out
+}
+
 // renameCandidates returns where a file last seen at p may be now: p
 // itself (renamed within its directory) and, when p is a symlink, the file
 // it leads to.

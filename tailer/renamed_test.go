@@ -85,14 +85,16 @@ func TestRenamedWhileDownIsDrained(t *testing.T) {
 }
 
 // TestRenamedWhileDownNotConfused: a checkpointed inode now held by an
-// unrelated file beside the path (reused) is not resumed.
+// unrelated file beside the path (reused) is not resumed: the file at
+// 0.log.1 has the entry's device and inode, but not the fingerprint of
+// the file the entry was written for.
 func TestRenamedWhileDownNotConfused(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "0.log")
 	appendFile(t, p, lines("a", 0, 10))
 	st := checkpointAfter(t, p)
-	os.Remove(p)
-	// Whatever inode the new files get, none holds a's content.
+	st.Files[0].Fingerprint = checkpoint.Fingerprint([]byte(lines("x", 0, 20)[:st.Files[0].FingerprintSize]))
+	os.Rename(p, p+".1")
 	appendFile(t, p+".1", lines("x", 0, 20))
 	appendFile(t, p, lines("b", 0, 5))
 	_, r, _ := start(t, Config{Include: []string{p}, RotateWait: 100 * time.Millisecond}, st)

@@ -63,14 +63,12 @@ func (t *Tailer) scan() {
 	if t.watcher != nil {
 		t.watcher.watchDirs(t.cfg.Include)
 	}
-	type match struct {
-		path string
-		fi   os.FileInfo
-		id   identity
+	paths := t.match()
+	if !t.started && len(t.restore) > 0 {
+		t.recoverRenamed(identities(paths)) // before the files now at their paths, which follow them
 	}
-	var matches []match
 	seen := make(map[identity]bool)
-	for _, p := range t.match() {
+	for _, p := range paths {
 		fi, err := os.Stat(p) // follows symlinks
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
@@ -80,18 +78,11 @@ func (t *Tailer) scan() {
 			continue // a second path to a file already seen: read it once
 		}
 		seen[id] = true
-		matches = append(matches, match{p, fi, id})
-	}
-	if !t.started {
-		t.recoverRenamed(seen) // before the files now at their paths, which follow them
-	}
-	for _, m := range matches {
-		p, fi, id := m.path, m.fi, m.id
 		t.mu.Lock()
 		f := t.files[id]
 		t.mu.Unlock()
 		if f == nil {
-			t.discover(p, fi, id)
+			t.discover(p, id)
 			continue
 		}
 		if f.path != p {
@@ -192,7 +183,7 @@ var testHookBeforeOpen func(path string)
 // discover starts following a new file: from its checkpoint when the
 // identity and fingerprint match, else from the start (or, for files present
 // at start-up with --start-at end, from the end of its last complete line).
-func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
+func (t *Tailer) discover(p string, id identity) {
 	t.reserveDescriptor() // before opening, so the bound holds at every instant
 	if testHookBeforeOpen != nil {
 		testHookBeforeOpen(p)
@@ -208,7 +199,8 @@ func (t *Tailer) discover(p string, fi os.FileInfo, id identity) {
 	// under the other's identity would read it twice and the other never
 	// (and take the mismatch for a truncation at every poll). The next scan
 	// finds both where they are now.
-	if fi, err = fd.Stat(); err != nil {
+	fi, err := fd.Stat()
+	if err != nil {
 		fd.Close()
 		return
 	}
