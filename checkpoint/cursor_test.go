@@ -142,3 +142,81 @@ func TestCursorFloor(t *testing.T) {
 		t.Fatalf("committed %d after a skip behind the frontier", got)
 	}
 }
+
+// TestCursorInterleaved adds records while earlier ones complete out of
+// order within a moving window, as a reader and the shipper do, so the
+// pending queue slides, grows, drains and is reused; the commit point
+// must always be the start of the oldest record not done.
+func TestCursorInterleaved(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		rng := rand.New(rand.NewPCG(uint64(round), 11))
+		c := NewCursor(0)
+		type rec struct {
+			m     Mark
+			start int64
+			done  bool
+		}
+		var recs []*rec
+		var open []*rec
+		off := int64(0)
+		window := 1 + rng.IntN(3000)
+		for i := 0; i < 20000; i++ {
+			if len(open) < window && rng.IntN(3) != 0 {
+				r := &rec{m: c.Add(off, off+10), start: off}
+				recs = append(recs, r)
+				open = append(open, r)
+				off += 10
+			} else if len(open) > 0 {
+				j := rng.IntN(len(open))
+				open[j].m.Done()
+				open[j].done = true
+				open = append(open[:j], open[j+1:]...)
+			}
+			if rng.IntN(500) == 0 { // drain now and then
+				for _, r := range open {
+					r.m.Done()
+					r.done = true
+				}
+				open = open[:0]
+			}
+			for len(recs) > 0 && recs[0].done {
+				recs = recs[1:]
+			}
+			want := off
+			if len(recs) > 0 {
+				want = recs[0].start
+			}
+			if got := c.Committed(); got != want {
+				t.Fatalf("round %d step %d: committed %d, want %d", round, i, got, want)
+			}
+			// Pending counts from the oldest record not done.
+			if got := c.Pending(); got != len(recs) {
+				t.Fatalf("round %d step %d: pending %d, want %d", round, i, got, len(recs))
+			}
+		}
+	}
+}
+
+// A cursor that keeps up with its reader allocates nothing per record.
+func TestCursorKeepingUpAllocatesNothing(t *testing.T) {
+	c := NewCursor(0)
+	off := int64(0)
+	marks := make([]Mark, 0, 64)
+	cycle := func() {
+		for range 64 {
+			marks = append(marks, c.Add(off, off+100))
+			off += 100
+		}
+		for _, m := range marks[32:] {
+			m.Done()
+		}
+		for _, m := range marks[:32] {
+			m.Done()
+		}
+		marks = marks[:0]
+	}
+	cycle()
+	if n := testing.AllocsPerRun(100, cycle); n != 0 {
+		t.Fatalf("%v allocations per 64 records, want 0", n)
+	}
+}
