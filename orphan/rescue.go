@@ -13,6 +13,7 @@ import (
 func (s *Set) Due(max int) ([]Rescue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.promoteYoung()
 	limit := s.opt.Now().Add(-s.opt.After).UnixNano()
 	var out []Rescue
 	for len(out) < max {
@@ -36,6 +37,7 @@ func (s *Set) Due(max int) ([]Rescue, error) {
 func (s *Set) NextDue() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.promoteYoung()
 	e := s.oldest()
 	if e == nil {
 		return time.Time{}, false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -378,5 +379,57 @@ func TestBadHeldStartIsSettled(t *testing.T) {
 	}
 	if s.Len() != 1 || f.cur.Committed() != f.off {
 		t.Fatalf("held %d, committed %d; want the good start held and both lines final", s.Len(), f.cur.Committed())
+	}
+}
+
+// TestNursery: the newest starts are held outside the map (Set.young);
+// whether a start is still there or was promoted when the ring filled,
+// its end drops it, a second copy is a duplicate, its mark stays pending
+// until then, and compacting the arena moves its line intact.
+func TestNursery(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	pad := strings.Repeat("x", 900)
+	id := func(i int) string { return fmt.Sprintf("s%05d%s", i, pad) }
+	// Keep every 50th start; end the others 7 starts later. 3,000 starts
+	// of ~1 KiB compact the arena a dozen times, with held lines both in
+	// the nursery and promoted.
+	const n = 3000
+	for i := range n {
+		f.start(t, s, "t", id(i))
+		if out, _ := f.start(t, s, "t", id(i)); out != Duplicate {
+			t.Fatalf("start %d again: outcome %v, want Duplicate", i, out)
+		}
+		if j := i - 7; j >= 0 && j%50 != 0 && !f.end(s, "t", id(j)) {
+			t.Fatalf("end %d found no held start", j)
+		}
+	}
+	for j := n - 7; j < n; j++ {
+		if j%50 != 0 && !f.end(s, "t", id(j)) {
+			t.Fatalf("end %d found no held start", j)
+		}
+	}
+	if want := n / 50; s.Len() != want {
+		t.Fatalf("held %d, want %d", s.Len(), want)
+	}
+	if got, want := f.cur.Committed(), int64(0); got != want {
+		t.Fatalf("committed %d, want %d: the first kept start is not final", got, want)
+	}
+	// The oldest kept start was promoted long ago, the newest is still in
+	// the nursery: both end normally.
+	if !f.end(s, "t", id(0)) || !f.end(s, "t", id(n-50)) {
+		t.Fatal("a kept start's end found no held start")
+	}
+	c.advance(time.Minute)
+	due, err := s.Due(1000)
+	if err != nil || len(due) != n/50-2 {
+		t.Fatalf("due %d (%v), want %d", len(due), err, n/50-2)
+	}
+	for k, r := range due {
+		want := id(50 * (k + 1))
+		if string(r.Item) != string(item("t", want)) {
+			t.Fatalf("rescued item %d is %.40q…, want the line of %.12q intact", k, r.Item, want)
+		}
 	}
 }

@@ -24,6 +24,20 @@ func (s *Set) compactArena(g int) {
 	}
 	clear(s.fresh[g][len(live):])
 	s.fresh[g] = live
+	if g == s.cur {
+		// The nursery's lines come after every fresh entry's: each entry
+		// was promoted from it, oldest first.
+		for j := range s.youngLen {
+			i := (s.youngHead + j) % nurserySize
+			if s.youngTag[i] == 0 {
+				continue
+			}
+			y := &s.young[i]
+			m := copy(arena[n:], arena[y.lo:y.hi])
+			y.lo, y.hi = n, n+m
+			n += m
+		}
+	}
 	s.arena[g] = arena[:n]
 	s.freshCompactAt = max(4096, 2*len(live))
 }
@@ -37,6 +51,7 @@ func (s *Set) compactArena(g int) {
 func (s *Set) Spill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.promoteYoung()
 	old := 1 - s.cur
 	for _, e := range s.fresh[old] {
 		if !e.gone && !e.journaled {
