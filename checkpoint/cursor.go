@@ -14,7 +14,7 @@ import "sync"
 //
 // A Cursor is safe for concurrent use.
 type Cursor struct {
-	mu       sync.Mutex
+	mu   sync.Mutex
 	head uint64 // sequence number of pending[0]
 	// pending is the records not yet known to be final, oldest first: done
 	// ones are popped from the front by advancing lo into buf, and buf is
@@ -23,8 +23,8 @@ type Cursor struct {
 	// element each time its backlog emptied: 78 MB per million spans).
 	buf      []entry
 	lo       int
-	frontier int64   // end offset of the last line consumed
-	floor    int64   // no commit past it while >= 0: a partial record is open there
+	frontier int64 // end offset of the last line consumed
+	floor    int64 // no commit past it while >= 0: a partial record is open there
 }
 
 type entry struct {
