@@ -146,6 +146,14 @@ func TestMetricsAfterRun(t *testing.T) {
 	if sumPrefix(m, `spanshipper_spans_dead_lettered_total`) != 0 {
 		t.Errorf("spans dead-lettered on a clean run")
 	}
+	// One core unless the environment says otherwise.
+	procs := "1"
+	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		procs = v
+	}
+	if out := sh.output(); !strings.Contains(out, "gomaxprocs="+procs+" ") {
+		t.Errorf("start-up line does not report gomaxprocs=%s:\n%s", procs, out)
+	}
 }
 
 // TestReadyzFollowsTheReceiver: /readyz is 200 while the receiver answers,
