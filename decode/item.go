@@ -27,7 +27,7 @@ func (d *Decoder) appendItem(dst, b []byte, f *fields, end bool) []byte {
 	dst = append(dst, `,"output":`...)
 	dst = appendOrEmpty(dst, b, f.output)
 
-	m := d.scanData(b, f.data)
+	m := d.scanData(f.data)
 	dst = append(dst, `,"metadata":`...)
 	dst = d.appendMetadata(dst, b, f.data, &m)
 	dst = append(dst, `,"type":`...)
@@ -63,7 +63,8 @@ type dataInfo struct {
 	hasSrc   bool   // data holds __source__, which the SDK overwrites
 }
 
-func (d *Decoder) scanData(b []byte, data rng) dataInfo {
+func (d *Decoder) scanData(data rng) dataInfo {
+	b := d.sc.b
 	var m dataInfo
 	if !data.ok() || b[data.s] == 'n' {
 		m.source = true
@@ -73,7 +74,7 @@ func (d *Decoder) scanData(b []byte, data rng) dataInfo {
 		return m
 	}
 	m.isObject, m.source = true, true
-	members(b, data.s, func(key []byte, vs, ve int) bool {
+	d.sc.members(data.s, func(key []byte, vs, ve int) bool {
 		switch string(key) {
 		case "__span_type__":
 			m.spanType = rng{vs, ve}
@@ -121,7 +122,7 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 	dst = append(dst, '{')
 	n := 0
 	if m.isObject {
-		members(b, data.s, func(key []byte, vs, ve int) bool {
+		d.sc.members(data.s, func(key []byte, vs, ve int) bool {
 			if m.err.ok() && m.clash && isErrorKey(string(key)) {
 				return true
 			}
@@ -152,7 +153,7 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 			dst = append(dst, ',')
 		}
 		n++
-		typ, msg := errorFields(b, m.err)
+		typ, msg := d.sc.errorFields(m.err)
 		dst = append(dst, `"error":true,"error_type":`...)
 		dst = appendOrNull(dst, b, typ)
 		dst = append(dst, `,"error_message":`...)
@@ -177,11 +178,11 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 func isErrorKey(k string) bool { return k == "error" || k == "error_type" || k == "error_message" }
 
 // errorFields finds __error__.type and __error__.message.
-func errorFields(b []byte, e rng) (typ, msg rng) {
-	if b[e.s] != '{' {
+func (s *scanner) errorFields(e rng) (typ, msg rng) {
+	if s.b[e.s] != '{' {
 		return
 	}
-	members(b, e.s, func(key []byte, vs, ve int) bool {
+	s.members(e.s, func(key []byte, vs, ve int) bool {
 		switch {
 		case bytes.Equal(key, []byte("type")):
 			typ = rng{vs, ve}

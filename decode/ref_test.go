@@ -334,7 +334,7 @@ func refSkipString(b []byte, i int) (int, *Error) {
 			}
 			i += 8
 			if n == 3 {
-				i += refPlainPrefix(b[i:])
+				i += plainPrefix(b[i:])
 			}
 		}
 		for i < len(b) && plain[b[i]] {
@@ -544,12 +544,33 @@ func refArrayOfObjects(b []byte, s int) bool {
 	return true
 }
 
-// refPlainPrefix is plain_other.go's plainPrefix (the SSE2 one gives the
-// same answers; TestPlainPrefixStopsAtTheFirstSpecialByte).
-func refPlainPrefix(b []byte) int {
+// plainPrefix returns how many leading bytes of b are plain (see plain),
+// testing 8 bytes per step. It stops at the first byte that is not plain, or
+// where fewer than 8 bytes are left: the caller finishes those. (The
+// 16-byte SSE2 plain_amd64.s did the same; plain_other.go's stopped at the
+// 8-byte block holding that byte, which TestPlainPrefixStopsAtTheFirstSpecialByte
+// does not allow.)
+func plainPrefix(b []byte) int {
 	i := 0
-	for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+	for i+8 <= len(b) {
+		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
 		i += 8
 	}
 	return i
+}
+
+// special8 reports whether any of the 8 bytes in x is not plain: '"', '\\',
+// a control character (< 0x20) or non-ASCII (>= 0x80).
+func special8(x uint64) bool { return specialMask(x) != 0 }
+
+// specialMask sets the high bit of each byte of x (little endian) that is not
+// plain. A plain byte above one that is not may be flagged too (borrows
+// propagate upwards), but no plain byte below the first that is not: the
+// lowest bit set marks exactly the first byte that needs a closer look.
+func specialMask(x uint64) uint64 {
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return (x | (x - ones*0x20) | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
