@@ -6,32 +6,35 @@ import "testing"
 // a block, over random neighbours, sets its bit exactly when it is a stop,
 // in the assembly (on amd64) and in the Go version alike.
 func TestStopWordsFlagsExactlyTheStops(t *testing.T) {
-	for name, f := range map[string]func([]uint64, []byte){"stopWords": stopWords, "stopWordsGeneric": stopWordsGeneric} {
-		blocks := make([]byte, 3*64)
-		words := make([]uint64, 3)
-		seed := uint64(11)
-		for round := range 40 {
-			for i := range blocks {
-				seed = seed*6364136223846793005 + 1442695040888963407
-				blocks[i] = byte(seed >> 56)
-				if round%2 == 0 && stop[blocks[i]] {
-					blocks[i] = 'a' // mostly plain, so single stops stand alone
-				}
+	testStopWords(t, "stopWords", stopWords)
+	testStopWords(t, "stopWordsGeneric", stopWordsGeneric)
+}
+
+func testStopWords(t *testing.T, name string, f func([]uint64, []byte)) {
+	blocks := make([]byte, 3*64)
+	words := make([]uint64, 3)
+	seed := uint64(11)
+	for round := range 40 {
+		for i := range blocks {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			blocks[i] = byte(seed >> 56)
+			if round%2 == 0 && stop[blocks[i]] {
+				blocks[i] = 'a' // mostly plain, so single stops stand alone
 			}
-			for pos := range 64 {
-				for c := range 256 {
-					saved := blocks[64+pos]
-					blocks[64+pos] = byte(c)
-					f(words, blocks)
-					for k, w := range words {
-						for j := range 64 {
-							if got, want := w>>j&1 == 1, stop[blocks[64*k+j]]; got != want {
-								t.Fatalf("%s: byte %#x at %d: flagged %v, want %v", name, blocks[64*k+j], 64*k+j, got, want)
-							}
+		}
+		for pos := range 64 {
+			for c := range 256 {
+				saved := blocks[64+pos]
+				blocks[64+pos] = byte(c)
+				f(words, blocks)
+				for k, w := range words {
+					for j := range 64 {
+						if got, want := w>>j&1 == 1, stop[blocks[64*k+j]]; got != want {
+							t.Fatalf("%s: byte %#x at %d: flagged %v, want %v", name, blocks[64*k+j], 64*k+j, got, want)
 						}
 					}
-					blocks[64+pos] = saved
 				}
+				blocks[64+pos] = saved
 			}
 		}
 	}
