@@ -140,8 +140,12 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 	}
 	s := &d.sc
 	s.reset(line)
-	var f fields
-	endSeen := false
+	var (
+		f        fields
+		endSeen  bool
+		data     dataInfo // scanData's answer for the last data member, when dataRead
+		dataRead bool
+	)
 	i = skipSpace(line, i+1)
 	if i < len(line) && line[i] == '}' {
 		i++
@@ -160,14 +164,24 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 				return dst, Span{}, errAt(ReasonInvalidJSON, i, "':' expected")
 			}
 			vs := skipSpace(line, i+1)
-			var ve int
-			if vs < len(line) && (line[vs] == '{' || line[vs] == '[') {
+			ve, isData := 0, string(key) == "data"
+			switch {
+			case isData && vs < len(line) && line[vs] == '{':
+				// data's members are what the item's metadata is made
+				// of: read them as they are validated.
+				if ve, dataRead = d.readData(vs, &data); !dataRead {
+					ve, err = s.value(vs, 1)
+				}
+			case vs < len(line) && (line[vs] == '{' || line[vs] == '['):
 				ve, err = s.value(vs, 1)
-			} else {
+			default:
 				ve, err = s.skipValue(vs, 1) // indexes no more than it needs
 			}
 			if err != nil {
 				return dst, Span{}, err
+			}
+			if isData && line[vs] != '{' {
+				dataRead = false
 			}
 			r := rng{vs, ve}
 			switch string(key) {
@@ -227,7 +241,10 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 		span.Dropped = true
 		return dst, span, nil
 	}
-	return d.appendItem(dst, line, &f, span.Kind == KindEnd), span, nil
+	if !dataRead {
+		data = d.scanData(f.data)
+	}
+	return d.appendItem(dst, line, &f, span.Kind == KindEnd, &data), span, nil
 }
 
 func inner(b []byte, r rng) []byte { return b[r.s+1 : r.e-1] }
