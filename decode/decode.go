@@ -84,12 +84,14 @@ type Options struct {
 	Metadata  []KV // added to every item's metadata when its key is absent; at most MaxMetadata, later ones ignored
 }
 
-// Decoder maps lines to items. It keeps no per-line state and may be reused;
-// it is not safe for concurrent use.
+// Decoder maps lines to items. It keeps no per-line state (only the
+// storage of its index, reused) and may be reused; it is not safe for
+// concurrent use.
 type Decoder struct {
 	skipStart bool
 	startKeys bool
 	extra     []extraKV
+	sc        scanner
 }
 
 type extraKV struct {
@@ -136,8 +138,14 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 	if line[i] != '{' {
 		return dst, Span{}, errAt(ReasonNotObject, i, "line is not a JSON object")
 	}
-	var f fields
-	endSeen := false
+	s := &d.sc
+	s.reset(line)
+	var (
+		f        fields
+		endSeen  bool
+		data     dataInfo // scanData's answer for the last data member, when dataRead
+		dataRead bool
+	)
 	i = skipSpace(line, i+1)
 	if i < len(line) && line[i] == '}' {
 		i++
@@ -146,7 +154,7 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 			if i >= len(line) || line[i] != '"' {
 				return dst, Span{}, errAt(ReasonInvalidJSON, i, "object key expected")
 			}
-			ke, err := skipString(line, i)
+			ke, err := s.skipString(i)
 			if err != nil {
 				return dst, Span{}, err
 			}
@@ -156,9 +164,24 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 				return dst, Span{}, errAt(ReasonInvalidJSON, i, "':' expected")
 			}
 			vs := skipSpace(line, i+1)
-			ve, err := skipValue(line, vs, 1)
+			ve, isData := 0, string(key) == "data"
+			switch {
+			case isData && vs < len(line) && line[vs] == '{':
+				// data's members are what the item's metadata is made
+				// of: read them as they are validated.
+				if ve, dataRead = d.readData(vs, &data); !dataRead {
+					ve, err = s.value(vs, 1)
+				}
+			case vs < len(line) && (line[vs] == '{' || line[vs] == '['):
+				ve, err = s.value(vs, 1)
+			default:
+				ve, err = s.skipValue(vs, 1) // indexes no more than it needs
+			}
 			if err != nil {
 				return dst, Span{}, err
+			}
+			if isData && line[vs] != '{' {
+				dataRead = false
 			}
 			r := rng{vs, ve}
 			switch string(key) {
@@ -208,7 +231,7 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 	if i = skipSpace(line, i); i != len(line) {
 		return dst, Span{}, errAt(ReasonInvalidJSON, i, "data after the object")
 	}
-	if err := check(line, &f); err != nil {
+	if err := check(s, &f); err != nil {
 		return dst, Span{}, err
 	}
 	span := Span{Kind: KindStart, TraceID: inner(line, f.traceID), ID: inner(line, f.id)}
@@ -218,13 +241,17 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 		span.Dropped = true
 		return dst, span, nil
 	}
-	return d.appendItem(dst, line, &f, span.Kind == KindEnd), span, nil
+	if !dataRead {
+		data = d.scanData(f.data)
+	}
+	return d.appendItem(dst, line, &f, span.Kind == KindEnd, &data), span, nil
 }
 
 func inner(b []byte, r rng) []byte { return b[r.s+1 : r.e-1] }
 
 // check enforces the required fields and the types of SPEC §2.
-func check(b []byte, f *fields) *Error {
+func check(s *scanner, f *fields) *Error {
+	b := s.b
 	for _, req := range [...]struct {
 		name string
 		r    rng
@@ -254,7 +281,7 @@ func check(b []byte, f *fields) *Error {
 		switch b[nested.r.s] {
 		case '{', 'n':
 		case '[':
-			if !arrayOfObjects(b, nested.r.s) {
+			if !s.arrayOfObjects(nested.r.s) {
 				return errAt(ReasonWrongType, nested.r.s, nested.name+" is an array holding a non-object")
 			}
 		default:

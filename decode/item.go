@@ -5,7 +5,8 @@ import "bytes"
 // appendItem writes the SGP item for a validated record, keys in the order
 // of the agentex SDK's item: id, trace_id, name, parent_id, start_timestamp,
 // end_timestamp, input, output, metadata, type, status.
-func (d *Decoder) appendItem(dst, b []byte, f *fields, end bool) []byte {
+// m is scanData's answer for f.data.
+func (d *Decoder) appendItem(dst, b []byte, f *fields, end bool, m *dataInfo) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = append(dst, b[f.id.s:f.id.e]...)
 	dst = append(dst, `,"trace_id":`...)
@@ -27,9 +28,8 @@ func (d *Decoder) appendItem(dst, b []byte, f *fields, end bool) []byte {
 	dst = append(dst, `,"output":`...)
 	dst = appendOrEmpty(dst, b, f.output)
 
-	m := d.scanData(b, f.data)
 	dst = append(dst, `,"metadata":`...)
-	dst = d.appendMetadata(dst, b, f.data, &m)
+	dst = d.appendMetadata(dst, b, f.data, m)
 	dst = append(dst, `,"type":`...)
 	if m.spanType.ok() && b[m.spanType.s] == '"' {
 		dst = append(dst, b[m.spanType.s:m.spanType.e]...)
@@ -63,7 +63,8 @@ type dataInfo struct {
 	hasSrc   bool   // data holds __source__, which the SDK overwrites
 }
 
-func (d *Decoder) scanData(b []byte, data rng) dataInfo {
+func (d *Decoder) scanData(data rng) dataInfo {
+	b := d.sc.b
 	var m dataInfo
 	if !data.ok() || b[data.s] == 'n' {
 		m.source = true
@@ -73,30 +74,79 @@ func (d *Decoder) scanData(b []byte, data rng) dataInfo {
 		return m
 	}
 	m.isObject, m.source = true, true
-	members(b, data.s, func(key []byte, vs, ve int) bool {
-		switch string(key) {
-		case "__span_type__":
-			m.spanType = rng{vs, ve}
-		case "__error__":
-			// A later duplicate key wins, as in a Python dict.
-			if b[vs] == '{' {
-				m.err = rng{vs, ve}
-			} else {
-				m.err = rng{}
-			}
-		case "__source__":
-			m.hasSrc = true
-		case "error", "error_type", "error_message":
-			m.clash = true
-		}
-		for i, x := range d.extra {
-			if x.key == string(key) {
-				m.present |= 1 << i
-			}
-		}
+	d.sc.members(data.s, func(key []byte, vs, ve int) bool {
+		d.dataMember(&m, b, key, vs, ve)
 		return true
 	})
 	return m
+}
+
+// readData validates the data object at b[i], as skipValue(i, 1) does, and
+// sets m to scanData's answer for it in the same pass. It returns the index
+// just past the object, or ok false when the object is bad (or nested too
+// deep for fastValue): skipValue then knows better.
+func (d *Decoder) readData(i int, m *dataInfo) (end int, ok bool) {
+	s := &d.sc
+	b := s.b
+	*m = dataInfo{isObject: true, source: true}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		ke, err := s.skipString(i)
+		if err != nil {
+			return i, false
+		}
+		key := b[i+1 : ke-1]
+		i = skipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		vs := skipSpace(b, i+1)
+		ve, ok := s.fastValue(vs, 2) // depth: skipObject(i, 2)'s members
+		if !ok {
+			return i, false
+		}
+		d.dataMember(m, b, key, vs, ve)
+		i = skipSpace(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		return i, false
+	}
+}
+
+// dataMember notes what the member key: b[vs:ve] of the data object tells
+// the mapping.
+func (d *Decoder) dataMember(m *dataInfo, b, key []byte, vs, ve int) {
+	switch string(key) {
+	case "__span_type__":
+		m.spanType = rng{vs, ve}
+	case "__error__":
+		// A later duplicate key wins, as in a Python dict.
+		if b[vs] == '{' {
+			m.err = rng{vs, ve}
+		} else {
+			m.err = rng{}
+		}
+	case "__source__":
+		m.hasSrc = true
+	case "error", "error_type", "error_message":
+		m.clash = true
+	}
+	for i, x := range d.extra {
+		if x.key == string(key) {
+			m.present |= 1 << i
+		}
+	}
 }
 
 // sourceMember is what the agentex SDK's _add_source_to_span sets in the
@@ -121,7 +171,7 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 	dst = append(dst, '{')
 	n := 0
 	if m.isObject {
-		members(b, data.s, func(key []byte, vs, ve int) bool {
+		d.sc.members(data.s, func(key []byte, vs, ve int) bool {
 			if m.err.ok() && m.clash && isErrorKey(string(key)) {
 				return true
 			}
@@ -152,7 +202,7 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 			dst = append(dst, ',')
 		}
 		n++
-		typ, msg := errorFields(b, m.err)
+		typ, msg := d.sc.errorFields(m.err)
 		dst = append(dst, `"error":true,"error_type":`...)
 		dst = appendOrNull(dst, b, typ)
 		dst = append(dst, `,"error_message":`...)
@@ -177,11 +227,11 @@ func (d *Decoder) appendMetadata(dst, b []byte, data rng, m *dataInfo) []byte {
 func isErrorKey(k string) bool { return k == "error" || k == "error_type" || k == "error_message" }
 
 // errorFields finds __error__.type and __error__.message.
-func errorFields(b []byte, e rng) (typ, msg rng) {
-	if b[e.s] != '{' {
+func (s *scanner) errorFields(e rng) (typ, msg rng) {
+	if s.b[e.s] != '{' {
 		return
 	}
-	members(b, e.s, func(key []byte, vs, ve int) bool {
+	s.members(e.s, func(key []byte, vs, ve int) bool {
 		switch {
 		case bytes.Equal(key, []byte("type")):
 			typ = rng{vs, ve}

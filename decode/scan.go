@@ -1,8 +1,6 @@
 package decode
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"unicode/utf8"
 )
 
@@ -21,37 +19,29 @@ var plain = func() (t [256]bool) {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i
 }
 
 // skipString validates the JSON string whose opening quote is at b[i] and
-// returns the index after its closing quote.
-func skipString(b []byte, i int) (int, *Error) {
+// returns the index after its closing quote. The index takes it from one
+// stop to the next: a bit-scan, whatever the bytes in between.
+func (s *scanner) skipString(i int) (int, *Error) {
+	b := s.b
 	i++ // opening quote
+	if i >= s.done {
+		s.extend(i)
+	}
 	for {
-		// Eight bytes at a time, jumping straight to the first one that
-		// needs a closer look. Past 32 plain bytes the string is prose,
-		// not a key or an id: plainPrefix takes it 16 bytes per step (8
-		// without assembly); calling it sooner costs more than it saves
-		// on short strings. The last few bytes go byte by byte.
-		for n := 0; i+8 <= len(b); n++ {
-			if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
+		i = s.nextStop(i)
+		if i >= s.done {
+			if s.done == len(b) {
+				return len(b), errAt(ReasonInvalidJSON, len(b), "unterminated string")
 			}
-			i += 8
-			if n == 3 {
-				i += plainPrefix(b[i:])
-			}
-		}
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
-		if i >= len(b) {
-			return i, errAt(ReasonInvalidJSON, i, "unterminated string")
+			s.extend(i)
+			continue
 		}
 		switch c := b[i]; {
 		case c == '"':
@@ -87,20 +77,6 @@ const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
-
-// special8 reports whether any of the 8 bytes in x is not plain: '"', '\\',
-// a control character (< 0x20) or non-ASCII (>= 0x80).
-func special8(x uint64) bool { return specialMask(x) != 0 }
-
-// specialMask sets the high bit of each byte of x (little endian) that is not
-// plain. A plain byte above one that is not may be flagged too (borrows
-// propagate upwards), but no plain byte below the first that is not: the
-// lowest bit set marks exactly the first byte that needs a closer look.
-func specialMask(x uint64) uint64 {
-	quote := x ^ (ones * '"')
-	backslash := x ^ (ones * '\\')
-	return (x | (x - ones*0x20) | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
-}
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -157,17 +133,18 @@ func skipLiteral(b []byte, i int, lit string) (int, *Error) {
 
 // skipValue validates the JSON value at b[i] (no leading space) and returns
 // the index just past it.
-func skipValue(b []byte, i, depth int) (int, *Error) {
+func (s *scanner) skipValue(i, depth int) (int, *Error) {
+	b := s.b
 	if i >= len(b) {
 		return i, errAt(ReasonInvalidJSON, i, "value expected")
 	}
 	switch c := b[i]; c {
 	case '"':
-		return skipString(b, i)
+		return s.skipString(i)
 	case '{':
-		return skipObject(b, i, depth+1)
+		return s.skipObject(i, depth+1)
 	case '[':
-		return skipArray(b, i, depth+1)
+		return s.skipArray(i, depth+1)
 	case 't':
 		return skipLiteral(b, i, "true")
 	case 'f':
@@ -182,7 +159,8 @@ func skipValue(b []byte, i, depth int) (int, *Error) {
 	}
 }
 
-func skipObject(b []byte, i, depth int) (int, *Error) {
+func (s *scanner) skipObject(i, depth int) (int, *Error) {
+	b := s.b
 	if depth > maxDepth {
 		return i, errAt(ReasonInvalidJSON, i, "nested too deep")
 	}
@@ -195,14 +173,14 @@ func skipObject(b []byte, i, depth int) (int, *Error) {
 			return i, errAt(ReasonInvalidJSON, i, "object key expected")
 		}
 		var err *Error
-		if i, err = skipString(b, i); err != nil {
+		if i, err = s.skipString(i); err != nil {
 			return i, err
 		}
 		i = skipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return i, errAt(ReasonInvalidJSON, i, "':' expected")
 		}
-		if i, err = skipValue(b, skipSpace(b, i+1), depth); err != nil {
+		if i, err = s.skipValue(skipSpace(b, i+1), depth); err != nil {
 			return i, err
 		}
 		i = skipSpace(b, i)
@@ -217,7 +195,8 @@ func skipObject(b []byte, i, depth int) (int, *Error) {
 	}
 }
 
-func skipArray(b []byte, i, depth int) (int, *Error) {
+func (s *scanner) skipArray(i, depth int) (int, *Error) {
+	b := s.b
 	if depth > maxDepth {
 		return i, errAt(ReasonInvalidJSON, i, "nested too deep")
 	}
@@ -227,7 +206,7 @@ func skipArray(b []byte, i, depth int) (int, *Error) {
 	}
 	for {
 		var err *Error
-		if i, err = skipValue(b, i, depth); err != nil {
+		if i, err = s.skipValue(i, depth); err != nil {
 			return i, err
 		}
 		i = skipSpace(b, i)
@@ -243,14 +222,15 @@ func skipArray(b []byte, i, depth int) (int, *Error) {
 }
 
 // members calls fn with the raw key (without quotes) and the value range of
-// each member of the already validated object b[s:e].
-func members(b []byte, s int, fn func(key []byte, vs, ve int) bool) {
-	i := skipSpace(b, s+1)
+// each member of the already validated object at b[at].
+func (s *scanner) members(at int, fn func(key []byte, vs, ve int) bool) {
+	b := s.b
+	i := skipSpace(b, at+1)
 	for i < len(b) && b[i] == '"' {
-		ke, _ := skipString(b, i)
+		ke, _ := s.skipString(i)
 		key := b[i+1 : ke-1]
 		vs := skipSpace(b, skipSpace(b, ke)+1)
-		ve, _ := skipValue(b, vs, 0)
+		ve, _ := s.value(vs, 0)
 		if !fn(key, vs, ve) {
 			return
 		}
@@ -263,14 +243,15 @@ func members(b []byte, s int, fn func(key []byte, vs, ve int) bool) {
 	}
 }
 
-// arrayOfObjects reports whether the validated array b[s:e] holds objects only.
-func arrayOfObjects(b []byte, s int) bool {
-	i := skipSpace(b, s+1)
+// arrayOfObjects reports whether the validated array at b[at] holds objects only.
+func (s *scanner) arrayOfObjects(at int) bool {
+	b := s.b
+	i := skipSpace(b, at+1)
 	for i < len(b) && b[i] != ']' {
 		if b[i] != '{' {
 			return false
 		}
-		i, _ = skipValue(b, i, 0)
+		i, _ = s.value(i, 0)
 		i = skipSpace(b, i)
 		if i < len(b) && b[i] == ',' {
 			i = skipSpace(b, i+1)
