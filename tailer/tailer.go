@@ -62,8 +62,9 @@ type Config struct {
 	// Coalesce is how long file-change notifications gather after each
 	// wake-up of the reader, so the writes of that moment cost one
 	// wake-up and one read turn rather than one per write(); 0 means
-	// 100ms (10 wake-ups a second at most; the batch linger hides
-	// it), negative none.
+	// 250ms, the default batch linger (4 wake-ups a second at most: a
+	// span waits about one linger to be read and at most one more to be
+	// batched), negative none.
 	Coalesce time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
@@ -83,7 +84,7 @@ func (c *Config) setDefaults() {
 		c.RotateWait = 2 * time.Second
 	}
 	if c.Coalesce == 0 {
-		c.Coalesce = 100 * time.Millisecond
+		c.Coalesce = 250 * time.Millisecond
 	}
 	if c.ReadQuantum <= 0 {
 		c.ReadQuantum = 1 << 20
