@@ -30,6 +30,7 @@ type checkpointer struct {
 
 	mu      sync.Mutex
 	last    map[fileKey]checkpoint.Entry // what was last written
+	spare   map[fileKey]checkpoint.Entry // the one before, cleared and reused as the next last
 	written bool
 	lagged  map[string]bool // paths with a spanshipper_file_lag_bytes series
 }
@@ -119,7 +120,11 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 	defer c.mu.Unlock()
 	now := time.Now().UTC()
 	changed := !c.written || len(entries) != len(c.last)
-	next := make(map[fileKey]checkpoint.Entry, len(entries))
+	next := c.spare // the map of the write before last, reused
+	if next == nil {
+		next = make(map[fileKey]checkpoint.Entry, len(entries))
+	}
+	clear(next)
 	for i := range entries {
 		e := &entries[i]
 		key := fileKey{e.Path, e.Dev, e.Ino} // a rotated file and its successor share a path
@@ -163,7 +168,7 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 	}
 	c.m.CheckpointWrites.WithLabelValues("ok").Inc()
 	c.m.CheckpointLastWriteTime.Set(float64(now.UnixNano()) / 1e9)
-	c.last, c.written = next, true
+	c.last, c.spare, c.written = next, c.last, true
 	return nil
 }
 

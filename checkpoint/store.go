@@ -67,6 +67,7 @@ type Store struct {
 	dir  string
 	lock *os.File
 	log  *slog.Logger
+	buf  []byte // the encoded state, reused by Save
 }
 
 // Open creates dir if needed, takes its lock, removes temp files left by a
@@ -139,11 +140,8 @@ func Load(dir string) (State, error) {
 // leaves either the old or the new checkpoint, never a mix.
 func (s *Store) Save(st State) error {
 	st.Version = Version
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode checkpoint: %w", err)
-	}
-	return WriteFileAtomic(filepath.Join(s.dir, FileName), tempPrefix, b, nil)
+	s.buf = appendState(s.buf[:0], &st)
+	return WriteFileAtomic(filepath.Join(s.dir, FileName), tempPrefix, s.buf, nil)
 }
 
 // Close releases the directory lock.
