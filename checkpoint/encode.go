@@ -33,13 +33,13 @@ func appendState(dst []byte, st *State) []byte {
 
 func appendEntry(dst []byte, e *Entry) []byte {
 	dst = append(dst, `{"path":`...)
-	dst = appendString(dst, e.Path)
+	dst = AppendJSONString(dst, e.Path)
 	dst = append(dst, `,"dev":`...)
 	dst = strconv.AppendUint(dst, e.Dev, 10)
 	dst = append(dst, `,"ino":`...)
 	dst = strconv.AppendUint(dst, e.Ino, 10)
 	dst = append(dst, `,"fingerprint":`...)
-	dst = appendString(dst, e.Fingerprint)
+	dst = AppendJSONString(dst, e.Fingerprint)
 	dst = append(dst, `,"fingerprint_size":`...)
 	dst = strconv.AppendInt(dst, e.FingerprintSize, 10)
 	dst = append(dst, `,"offset":`...)
@@ -50,7 +50,7 @@ func appendEntry(dst []byte, e *Entry) []byte {
 	dst = appendTime(dst, e.Updated)
 	if e.Format != "" {
 		dst = append(dst, `,"format":`...)
-		dst = appendString(dst, e.Format)
+		dst = AppendJSONString(dst, e.Format)
 	}
 	return append(dst, '}')
 }
@@ -66,10 +66,12 @@ func appendTime(dst []byte, t time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a JSON string the way encoding/json does with
-// HTML escaping on (its default): <, > and & as \u003c, \u003e and \u0026,
-// U+2028 and U+2029 escaped, invalid UTF-8 as \ufffd.
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, byte for byte what
+// encoding/json's Marshal writes for it (HTML escaping on, its default: <,
+// > and & as \u003c, \u003e and \u0026; U+2028 and U+2029 escaped;
+// invalid UTF-8 as \ufffd), without allocating. The orphan journal writes
+// its paths with it too.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -165,6 +165,9 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 			}
 			vs := skipSpace(line, i+1)
 			ve, isData := 0, string(key) == "data"
+			if isData {
+				dataRead = false // a later data member wins
+			}
 			switch {
 			case isData && vs < len(line) && line[vs] == '{':
 				// data's members are what the item's metadata is made
@@ -179,9 +182,6 @@ func (d *Decoder) Append(dst, line []byte) ([]byte, Span, error) {
 			}
 			if err != nil {
 				return dst, Span{}, err
-			}
-			if isData && line[vs] != '{' {
-				dataRead = false
 			}
 			r := rng{vs, ve}
 			switch string(key) {

@@ -145,7 +145,7 @@ func (j *journal) appendHold(seen int64, path string, offset int64, item []byte)
 	j.pend = append(j.pend, `{"seen":`...)
 	j.pend = strconv.AppendInt(j.pend, seen, 10)
 	j.pend = append(j.pend, `,"path":`...)
-	j.pend = appendString(j.pend, path)
+	j.pend = checkpoint.AppendJSONString(j.pend, path)
 	j.pend = append(j.pend, `,"offset":`...)
 	j.pend = strconv.AppendInt(j.pend, offset, 10)
 	j.pend = append(j.pend, ',')
@@ -255,9 +255,3 @@ func (j *journal) rewrite(lines [][2]int64) ([]int64, error) {
 }
 
 func (j *journal) close() error { return j.f.Close() }
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
-}
