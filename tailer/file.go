@@ -37,6 +37,8 @@ type File struct {
 	f        *os.File // nil while closed (descriptor budget) or after drain
 	readPos  int64    // offset of the next byte to read
 	partial  []byte   // incomplete last line, ending at readPos
+	tailLen  int      // how many bytes before readPos tailHash covers (0: none, the next read checks nothing)
+	tailHash uint64   // maphash of those bytes as read, checked by the next read (readChunk)
 	skip     bool     // discarding an over-long line that started at skipFrom
 	skipFrom int64
 

@@ -3,8 +3,8 @@ package tailer
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
+	"hash/maphash"
+	"os"
 	"syscall"
 	"time"
 
@@ -12,6 +12,12 @@ import (
 )
 
 // readTurn reads up to one quantum of f, handing on each complete line.
+//
+// It makes no fstat: each read re-reads the bytes just before the read
+// offset and checks them (readChunk), which is what tells a truncation or a
+// copytruncate from growth, and a read that comes back short of what it asked
+// for is the end of the file for now. What is written after it raises a
+// notification of its own, and the poll would see it too.
 func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 	if f.f == nil {
 		if f.gone {
@@ -23,31 +29,23 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 			return nil
 		}
 	}
-	size := int64(-1) // unknown
-	if !f.gone {
-		// A write event may arrive before the poll notices a truncation:
-		// check before reading on from the old offset.
-		var st syscall.Stat_t
-		if err := syscall.Fstat(int(f.f.Fd()), &st); err == nil {
-			t.check(f, st.Size)
-			size = st.Size
-		}
-	}
 	t.tick++
 	f.lastUsed = t.tick
 	budget := t.cfg.ReadQuantum
 	for budget > 0 {
-		n, err := t.readChunk(ctx, f)
+		n, more, err := t.readChunk(f)
 		if err != nil {
 			return err
 		}
-		if n == 0 || f.readPos == size {
-			// At the end, or at the size just seen: no read() to learn
-			// it. What is written after the fstat raises a notification
-			// of its own, and the poll would see it too.
+		if !more {
 			break
 		}
 		budget -= n
+	}
+	if f.readPos > f.size {
+		t.mu.Lock()
+		f.size = f.readPos
+		t.mu.Unlock()
 	}
 	if budget <= 0 {
 		t.enqueue(f) // more to read: back of the queue, others get a turn
@@ -65,37 +63,87 @@ func (t *Tailer) readTurn(ctx context.Context, f *File) error {
 	return nil
 }
 
+// tailCheck is how many bytes before the read offset each read re-reads and
+// compares with what was read there before: up to checkpoint.FingerprintBytes,
+// so that while a file is shorter than that its fingerprint is hashed from the
+// buffer, with no read of its own.
+const tailCheck = checkpoint.FingerprintBytes
+
 // readChunk reads once from f and handles the complete lines in what it got.
-// It returns the number of bytes read (0 at EOF).
-func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
+// It returns the number of new bytes read and whether there may be more to
+// read now: false once a read came back short (the end of the file) or
+// failed.
+//
+// The read starts up to tailCheck bytes before the read offset, and those
+// bytes must hash as they did when they were read (File.tailHash): if they
+// do not, or the file ends before the read offset, it was truncated or
+// rewritten (copytruncate) and a new generation starts at 0 (restart). The
+// check costs no system call beyond the read itself.
+func (t *Tailer) readChunk(f *File) (int, bool, error) {
 	held := len(f.partial)
-	if need := held + 64<<10; need > len(t.buf) {
+	back, verify := f.tailLen, f.tailLen > 0
+	if !verify {
+		// The first read of a file followed from an offset (its
+		// checkpoint, --start-at end): read what is before it too, to be
+		// checked from the next read on; a file now shorter than the
+		// offset was truncated meanwhile.
+		back = int(min(f.readPos, tailCheck))
+	}
+	// buf[lead:lead+held] holds the partial line; the read lands at at, back
+	// bytes before the partial line's end, so its first back bytes overlay
+	// the end of the partial line (and the room before it) with the same
+	// bytes of the file, if the file was not rewritten.
+	lead := max(0, back-held)
+	if need := lead + held + 64<<10; need > len(t.buf) {
 		t.buf = make([]byte, need+need/2)
 	}
-	copy(t.buf, f.partial)
-	n, err := f.f.Read(t.buf[held:])
-	if n == 0 {
-		if err != nil && !errors.Is(err, io.EOF) {
-			t.rlog.Warn("read:"+f.path, "cannot read file", "path", f.path, "err", err)
-		}
-		return 0, nil
+	copy(t.buf[lead:], f.partial)
+	at := lead + held - back
+	want := len(t.buf) - at
+	m, err := pread(f.f, t.buf[at:], f.readPos-int64(back))
+	if err != nil {
+		t.rlog.Warn("read:"+f.path, "cannot read file", "path", f.path, "err", err)
+		return 0, false, nil
 	}
-	data := t.buf[:held+n]
+	if m < back || verify && maphash.Bytes(t.seed, t.buf[at:at+back]) != f.tailHash {
+		t.restart(f, f.readPos-int64(back)+int64(m))
+		return 0, true, nil // read it again from 0, in this turn
+	}
+	n := m - back
+	if n == 0 {
+		return 0, false, nil
+	}
+	end := lead + held + n // buf[:end] ends at the new read offset
+	data := t.buf[lead:end]
 	base := f.readPos - int64(held) // file offset of data[0]
 	f.readPos += int64(n)
 	f.lastData = time.Now()
 	t.cfg.Metrics.BytesRead.Add(float64(n))
+	// The bytes before the new read offset, for the next read's check; and
+	// while the file is short, its fingerprint. Taken before the handler
+	// sees the lines.
+	first := min(at, lead) // buf[first] is at file offset f.readPos-(end-first)
+	f.tailLen = min(end-first, tailCheck)
+	f.tailHash = maphash.Bytes(t.seed, t.buf[end-f.tailLen:end])
+	if f.fpSize < checkpoint.FingerprintBytes && f.readPos > f.fpSize {
+		if f.readPos == int64(end-first) { // the buffer starts at offset 0
+			k := min(end-first, checkpoint.FingerprintBytes)
+			t.setFingerprint(f, checkpoint.Fingerprint(t.buf[first:first+k]), int64(k))
+		} else {
+			t.updateFingerprint(f)
+		}
+	}
 
 	pos := 0
 	if f.skip {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			f.partial = f.partial[:0]
-			return n, nil
+			return n, m == want, nil
 		}
 		f.skip = false
 		if err := t.handler.HandleTooLong(f, f.skipFrom, base+int64(i)+1); err != nil {
-			return n, err
+			return n, false, err
 		}
 		pos = i + 1
 	}
@@ -110,10 +158,10 @@ func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
 		lines++
 		if i > t.cfg.MaxLineBytes {
 			if err := t.handler.HandleTooLong(f, start, end); err != nil {
-				return n, err
+				return n, false, err
 			}
 		} else if err := t.handler.HandleLine(f, data[pos:pos+i], start, end); err != nil {
-			return n, err
+			return n, false, err
 		}
 		pos += i + 1
 	}
@@ -128,8 +176,19 @@ func (t *Tailer) readChunk(ctx context.Context, f *File) (int, error) {
 	if cap(f.partial) > 64<<10 && len(f.partial) < 4<<10 {
 		f.partial = append([]byte(nil), f.partial...) // let a one-off huge line's buffer go
 	}
-	t.updateFingerprint(f)
-	return n, nil
+	return n, m == want, nil
+}
+
+// pread reads once from fd at off: one pread(2), unlike os.File.ReadAt,
+// which reads again after a short read to fill the buffer (and so makes a
+// second system call at the end of the file).
+func pread(fd *os.File, buf []byte, off int64) (int, error) {
+	for {
+		n, err := syscall.Pread(int(fd.Fd()), buf, off)
+		if err != syscall.EINTR {
+			return max(n, 0), err
+		}
+	}
 }
 
 // flushFragment hands on an unterminated last line of a drained file, then
@@ -169,6 +228,10 @@ func (t *Tailer) updateFingerprint(f *File) {
 	if err != nil {
 		return
 	}
+	t.setFingerprint(f, fp, n)
+}
+
+func (t *Tailer) setFingerprint(f *File, fp string, n int64) {
 	t.mu.Lock()
 	f.fp, f.fpSize = fp, n
 	t.mu.Unlock()

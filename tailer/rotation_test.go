@@ -149,6 +149,41 @@ func TestTruncateAndRegrowPastOffsetIsDetected(t *testing.T) {
 	sameSet(t, r2.texts(), want("c", 0, 40))
 }
 
+// TestRewriteWithSameHeadIsDetected rewrites a file in place
+// (copytruncate) with new content that begins with the same first KiB as
+// before, a header line, and reaches past the read offset before it is read:
+// neither the size nor the fingerprint of the first bytes tells it from
+// growth, the bytes before the read offset do. The poll is slow, so the
+// change notification's read turn must see it by itself.
+func TestRewriteWithSameHeadIsDetected(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	head := strings.Repeat("h", 2*checkpoint.FingerprintBytes) + "\n"
+	appendFile(t, p, head+lines("a", 0, 10))
+	_, r, _ := start(t, Config{Include: []string{p}, PollInterval: time.Hour}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 11 })
+	os.WriteFile(p, []byte(head+lines("b", 0, 30)), 0o644)
+	waitFor(t, "new content", func() bool { return len(r.texts()) >= 42 })
+	time.Sleep(100 * time.Millisecond)
+	sameSet(t, r.texts(), append(append([]string{head[:len(head)-1]}, want("a", 0, 10)...),
+		append([]string{head[:len(head)-1]}, want("b", 0, 30)...)...))
+}
+
+// TestTruncationSeenByReadAlone truncates a file and writes less than was
+// read before, with a slow poll: the read turn of the change notification,
+// which makes no fstat, must take the short file for a truncation.
+func TestTruncationSeenByReadAlone(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	appendFile(t, p, lines("a", 0, 50))
+	_, r, _ := start(t, Config{Include: []string{p}, PollInterval: time.Hour}, checkpoint.State{})
+	waitFor(t, "lines", func() bool { return len(r.texts()) == 50 })
+	os.WriteFile(p, []byte(lines("b", 0, 5)), 0o644)
+	waitFor(t, "new content", func() bool { return len(r.texts()) >= 55 })
+	time.Sleep(100 * time.Millisecond)
+	sameSet(t, r.texts(), append(want("a", 0, 50), want("b", 0, 5)...))
+}
+
 func openFDsTo(t *testing.T, path string) int {
 	t.Helper()
 	ents, _ := os.ReadDir("/proc/self/fd")

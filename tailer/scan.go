@@ -150,26 +150,32 @@ func (t *Tailer) check(f *File, size int64) {
 		fp, _, err := readFingerprintN(f.f, f.fpSize)
 		truncated = err == nil && fp != f.fp
 	}
-	t.mu.Lock()
-	f.size = size
-	t.mu.Unlock()
 	if truncated {
-		t.log.Warn("file truncated; reading it again from the start", "path", f.path, "size", size, "was_at", f.readPos)
+		t.restart(f, size)
+	} else {
 		t.mu.Lock()
-		f.cursor = checkpoint.NewCursor(0)
-		f.fp, f.fpSize = "", 0
+		f.size = size
 		t.mu.Unlock()
-		f.readPos, f.from = 0, 0
-		f.format = "" // decided again from the new content
-		f.partial = f.partial[:0]
-		f.skip = false
-		if f.f != nil {
-			f.f.Seek(0, io.SeekStart)
-		}
 	}
 	if size > f.readPos || truncated || (!t.started && t.cfg.ExitOnEOF) {
 		t.enqueue(f)
 	}
+}
+
+// restart starts a new generation of a truncated or rewritten file, now
+// size bytes long (as far as is known), read from 0.
+func (t *Tailer) restart(f *File, size int64) {
+	t.log.Warn("file truncated; reading it again from the start", "path", f.path, "size", size, "was_at", f.readPos)
+	t.mu.Lock()
+	f.size = size
+	f.cursor = checkpoint.NewCursor(0)
+	f.fp, f.fpSize = "", 0
+	f.format = "" // decided again from the new content
+	t.mu.Unlock()
+	f.readPos, f.from = 0, 0
+	f.tailLen, f.tailHash = 0, 0
+	f.partial = f.partial[:0]
+	f.skip = false
 }
 
 func readFingerprintN(fd *os.File, n int64) (string, int64, error) {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,7 @@ type Tailer struct {
 	open    int
 	tick    uint64
 	buf     []byte
+	seed    maphash.Seed // for File.tailHash
 	started bool
 	watcher *watcher
 	byPath  map[string]*File // the file each path last led to, for change notifications
@@ -145,6 +147,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		files:    make(map[identity]*File),
 		byPath:   make(map[string]*File),
 		buf:      make([]byte, 256<<10),
+		seed:     maphash.MakeSeed(),
 		scannedC: make(chan struct{}),
 	}
 	for _, e := range st.Files {
