@@ -122,13 +122,13 @@ func (t *Tailer) readChunk(f *File) (int, bool, error) {
 	// The bytes before the new read offset, for the next read's check; and
 	// while the file is short, its fingerprint. Taken before the handler
 	// sees the lines.
-	first := min(at, lead) // buf[first] is at file offset f.readPos-(end-first)
-	f.tailLen = min(end-first, tailCheck)
+	// buf[0] (at or lead, whichever is 0) is at file offset f.readPos-end.
+	f.tailLen = min(end, tailCheck)
 	f.tailHash = maphash.Bytes(t.seed, t.buf[end-f.tailLen:end])
 	if f.fpSize < checkpoint.FingerprintBytes && f.readPos > f.fpSize {
-		if f.readPos == int64(end-first) { // the buffer starts at offset 0
-			k := min(end-first, checkpoint.FingerprintBytes)
-			t.setFingerprint(f, checkpoint.Fingerprint(t.buf[first:first+k]), int64(k))
+		if f.readPos == int64(end) { // the buffer starts at offset 0
+			k := min(end, checkpoint.FingerprintBytes)
+			t.setFingerprint(f, checkpoint.Fingerprint(t.buf[:k]), int64(k))
 		} else {
 			t.updateFingerprint(f)
 		}

@@ -359,3 +359,23 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(b)
 }
+// TestFingerprintGrowsFromReads checks the fingerprint hashed from the read
+// buffer while a file is shorter than checkpoint.FingerprintBytes: it must
+// be the hash of the file's first bytes, as a restart computes it.
+func TestFingerprintGrowsFromReads(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.jsonl")
+	tl, r, _ := start(t, Config{Include: []string{p + "*"}}, checkpoint.State{})
+	n := 0
+	for i, chunk := range []string{lines("a", 0, 3), "frag", "ment\n" + lines("b", 0, 40), lines("c", 0, 100)} {
+		appendFile(t, p, chunk)
+		n += strings.Count(chunk, "\n")
+		waitFor(t, "lines", func() bool { return len(r.texts()) == n })
+		b, _ := os.ReadFile(p)
+		head := b[:min(len(b), checkpoint.FingerprintBytes)]
+		waitFor(t, fmt.Sprintf("the fingerprint of the first %d bytes after write %d", len(head), i), func() bool {
+			snap := tl.Snapshot()
+			return len(snap) == 1 && snap[0].Fingerprint == checkpoint.Fingerprint(head) && snap[0].FingerprintSize == int64(len(head))
+		})
+	}
+}
