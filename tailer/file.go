@@ -51,6 +51,9 @@ type File struct {
 	lastData time.Time // last time a read returned data
 	lastUsed uint64    // tick of the last read, for closing the least recently used descriptor
 	queued   bool      // in the ready queue
+	statSeq  uint64    // the scan that last stat'ed path and found it leading here (0: none)
+	plain    bool      // then: path was no symlink, the file had one link, and its directory's watch vouched for it
+	link     bool      // then: path was a symlink
 
 	format string // the handler's format decision, kept with the checkpoint; guarded by Tailer.mu for writers
 	state  any    // the handler's own per-file state
@@ -119,6 +122,11 @@ func (f *File) Cursor() *checkpoint.Cursor { return f.cursor }
 
 // lineStart is the offset where the pending partial line begins.
 func (f *File) lineStart() int64 { return f.readPos - int64(len(f.partial)) }
+
+// stated records what the scan seq's stat of f's path found.
+func (f *File) stated(seq uint64, plain, link bool) {
+	f.statSeq, f.plain, f.link = seq, plain, link
+}
 
 func (f *File) close() {
 	if f.f != nil {

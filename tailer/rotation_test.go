@@ -359,6 +359,7 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(b)
 }
+
 // TestFingerprintGrowsFromReads checks the fingerprint hashed from the read
 // buffer while a file is shorter than checkpoint.FingerprintBytes: it must
 // be the hash of the file's first bytes, as a restart computes it.

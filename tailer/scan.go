@@ -15,7 +15,41 @@ import (
 
 // match returns the regular files matching the include globs and none of the
 // exclude globs, each once.
-func (t *Tailer) match() []string {
+//
+// The last result is returned again when no glob's directory listing can
+// have changed since: each glob's directory is named outright (no
+// wildcard), its watch vouches for it since before that result was made,
+// and no entry of it was created, removed or renamed (listed, the
+// directories whose entries changed since the last scan). Each scan calls
+// match, so listed covers everything since the result was made.
+func (t *Tailer) match(full bool, listed map[string]struct{}) []string {
+	if !full && t.matched != nil && t.unlisted(listed) {
+		return t.matched
+	}
+	t.matched, t.matchedSeq = t.expand(), t.scans
+	return t.matched
+}
+
+// unlisted reports whether no include glob's expansion can have changed
+// since the last one (see match).
+func (t *Tailer) unlisted(listed map[string]struct{}) bool {
+	if t.watcher == nil {
+		return false
+	}
+	for _, g := range t.cfg.Include {
+		d := filepath.Dir(g)
+		if hasMeta(d) {
+			return false
+		}
+		since, ok := t.watcher.vouches(d)
+		if _, changed := listed[d]; !ok || changed || since > t.matchedSeq {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *Tailer) expand() []string {
 	seen := make(map[string]bool)
 	var out []string
 	gz := make(map[string]bool)
@@ -59,22 +93,71 @@ func Excluded(exclude []string, p string) bool {
 // scan reconciles the followed files with the file system: new files are
 // picked up, renamed files keep their state, files no path leads to are
 // drained, truncated files start over, grown files get a read turn.
+//
+// The globs are expanded at every scan, so new files are found, but a path
+// is not stat'ed when its directory's watch vouches for it: the watch was on
+// the directory at that path (checked at each scan) when the path was last
+// stat'ed and found to lead to its file, by no symlink and with no other
+// link that could be written through unnotified; and no event has named the
+// path since (a rename, creation, removal or attribute change; a write is a
+// read turn's business, which checks for truncation itself). Every
+// Config.fullScanEvery poll intervals, after lost events, without
+// notifications and with ExitOnEOF, every path is stat'ed.
 func (t *Tailer) scan() {
+	t.scans++
+	seq := t.scans
+	full := t.watcher == nil || !t.started || t.cfg.ExitOnEOF ||
+		time.Since(t.lastFull)/t.cfg.PollInterval >= time.Duration(t.cfg.fullScanEvery)
+	var moved, listed map[string]struct{}
 	if t.watcher != nil {
-		t.watcher.watchDirs(t.cfg.Include)
+		t.watcher.watchDirs(t.cfg.Include, seq)
+		var lost bool
+		moved, listed, lost = t.watcher.takeMoved() // before any stat: what moves after it is named at the next scan
+		full = full || lost
 	}
-	paths := t.match()
+	if full {
+		t.lastFull = time.Now()
+	}
+	paths := t.match(full, listed)
 	if !t.started && len(t.restore) > 0 {
 		t.recoverRenamed(identities(paths)) // before the files now at their paths, which follow them
 	}
-	seen := make(map[identity]bool)
+	seen := make(map[identity]bool, len(paths))
 	for _, p := range paths {
-		fi, err := os.Stat(p) // follows symlinks
-		if err != nil || !fi.Mode().IsRegular() {
+		var since uint64
+		vouched := false
+		if t.watcher != nil {
+			since, vouched = t.watcher.vouches(filepath.Dir(p))
+		}
+		known := t.byPath[p]
+		if known != nil && (known.path != p || known.statSeq == 0) {
+			known = nil
+		}
+		_, named := moved[p]
+		if !full && vouched && known != nil && !named && known.plain && !known.gone && known.f != nil && since <= known.statSeq {
+			seen[known.id] = true
 			continue
 		}
-		id, ok := identityOf(fi)
-		if !ok || seen[id] {
+		var st syscall.Stat_t
+		var err error
+		link := false
+		switch {
+		case !vouched:
+			err = syscall.Stat(p, &st) // follows symlinks
+		case known != nil && known.link && !named:
+			link = true // still the symlink it was: no event named it
+			err = syscall.Stat(p, &st)
+		default:
+			if err = syscall.Lstat(p, &st); err == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+				link = true
+				err = syscall.Stat(p, &st)
+			}
+		}
+		if err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			continue
+		}
+		id := identity{dev: uint64(st.Dev), ino: st.Ino}
+		if seen[id] {
 			continue // a second path to a file already seen: read it once
 		}
 		seen[id] = true
@@ -83,6 +166,9 @@ func (t *Tailer) scan() {
 		t.mu.Unlock()
 		if f == nil {
 			t.discover(p, id)
+			if f = t.byPath[p]; f != nil && f.id == id {
+				f.stated(seq, vouched && !link && st.Nlink == 1, link)
+			}
 			continue
 		}
 		if f.path != p {
@@ -95,14 +181,16 @@ func (t *Tailer) scan() {
 				t.byPath[p] = f
 			}
 		}
+		if f.path == p {
+			f.stated(seq, vouched && !link && st.Nlink == 1, link)
+		}
 		f.gone = false
-		if fi.Size() > f.readPos && f.f != nil {
-			// Grown: its read turn's fstat checks it (truncation,
-			// fingerprint) just before reading; checking here too would
-			// read the fingerprint twice per write.
+		if st.Size > f.readPos && f.f != nil {
+			// Grown: its read turn checks it (truncation, rewrite) as it
+			// reads.
 			t.enqueue(f)
 		} else {
-			t.check(f, fi.Size())
+			t.check(f, st.Size)
 		}
 	}
 	// Files no matching path leads to any more: drain them.

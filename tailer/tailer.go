@@ -5,7 +5,7 @@
 // github.com/nxadm/tail, which emits an
 // unterminated fragment at EOF as if it were a line, splits long lines, and
 // reopens a rotated path without first draining the old file (see
-// tailer/design.md and nxadm_test.go). fsnotify only wakes the reader; a poll
+// tailer/design.md and nxadm_test.go). inotify only wakes the reader; a poll
 // every second is the ground truth, so a lost or overflowed event delays a
 // line by at most one poll and never loses it.
 package tailer
@@ -69,6 +69,12 @@ type Config struct {
 	Coalesce time.Duration
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
+
+	// fullScanEvery is how many poll intervals may pass between two scans
+	// that stat every path, even those their directory's watch vouches
+	// for (Tailer.scan); 0 means 10. Tests set it high to show what the
+	// watches alone catch.
+	fullScanEvery int
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +89,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RotateWait <= 0 {
 		c.RotateWait = 2 * time.Second
+	}
+	if c.fullScanEvery <= 0 {
+		c.fullScanEvery = 10
 	}
 	if c.Coalesce == 0 {
 		c.Coalesce = 250 * time.Millisecond
@@ -118,14 +127,18 @@ type Tailer struct {
 	seq      uint64 // the last File.seq given
 
 	// Owned by the Run goroutine.
-	ready   []*File
-	open    int
-	tick    uint64
-	buf     []byte
-	seed    maphash.Seed // for File.tailHash
-	started bool
-	watcher *watcher
-	byPath  map[string]*File // the file each path last led to, for change notifications
+	ready      []*File
+	open       int
+	tick       uint64
+	buf        []byte
+	seed       maphash.Seed // for File.tailHash
+	started    bool
+	watcher    *watcher
+	scans      uint64           // scans made
+	lastFull   time.Time        // when a scan last stat'ed every path
+	matched    []string         // the last expansion of the globs (match); not to be modified
+	matchedSeq uint64           // the scan that made it
+	byPath     map[string]*File // the file each path last led to, for change notifications
 
 	scannedC chan struct{} // closed once the first scan is done
 	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
@@ -273,9 +286,8 @@ func (t *Tailer) onEvents() {
 	paths, rescan := t.watcher.take()
 	if rescan {
 		t.scan()
-		return
 	}
-	for p := range paths {
+	for p := range paths { // the scan does not stat (so queue) every grown file
 		if f, ok := t.byPath[p]; ok {
 			t.enqueue(f)
 		}

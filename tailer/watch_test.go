@@ -34,7 +34,7 @@ func TestWatcherDeliversEveryWrittenPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.close()
-	w.watchDirs([]string{filepath.Join(dir, "*.log")})
+	w.watchDirs([]string{filepath.Join(dir, "*.log")}, 1)
 	for _, f := range files {
 		if _, err := f.WriteString("{}\n"); err != nil {
 			t.Fatal(err)
