@@ -122,12 +122,15 @@ func (t *Tailer) scan() {
 	if !t.started && len(t.restore) > 0 {
 		t.recoverRenamed(identities(paths)) // before the files now at their paths, which follow them
 	}
-	seen := make(map[identity]bool, len(paths))
+	seen := t.seen // reused: thousands of entries a second with thousands of files
+	clear(seen)
+	var since uint64
+	vouched := false
+	lastDir := "\x00" // the directory part of the previous path (paths are sorted, so grouped)
 	for _, p := range paths {
-		var since uint64
-		vouched := false
-		if t.watcher != nil {
+		if i := strings.LastIndexByte(p, '/'); t.watcher != nil && (i < 0 || p[:i] != lastDir) {
 			since, vouched = t.watcher.vouches(filepath.Dir(p))
+			lastDir = p[:max(i, 0)]
 		}
 		known := t.byPath[p]
 		if known != nil && (known.path != p || known.statSeq == 0) {

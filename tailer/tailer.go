@@ -134,11 +134,12 @@ type Tailer struct {
 	seed       maphash.Seed // for File.tailHash
 	started    bool
 	watcher    *watcher
-	scans      uint64           // scans made
-	lastFull   time.Time        // when a scan last stat'ed every path
-	matched    []string         // the last expansion of the globs (match); not to be modified
-	matchedSeq uint64           // the scan that made it
-	byPath     map[string]*File // the file each path last led to, for change notifications
+	scans      uint64            // scans made
+	lastFull   time.Time         // when a scan last stat'ed every path
+	matched    []string          // the last expansion of the globs (match); not to be modified
+	matchedSeq uint64            // the scan that made it
+	seen       map[identity]bool // scan's, reused
+	byPath     map[string]*File  // the file each path last led to, for change notifications
 
 	scannedC chan struct{} // closed once the first scan is done
 	beat     atomic.Int64  // unix nanoseconds of the Run loop's last turn
@@ -159,6 +160,7 @@ func New(cfg Config, st checkpoint.State, h Handler) (*Tailer, error) {
 		restore:  make(map[identity]checkpoint.Entry, len(st.Files)),
 		files:    make(map[identity]*File),
 		byPath:   make(map[string]*File),
+		seen:     make(map[identity]bool),
 		buf:      make([]byte, 256<<10),
 		seed:     maphash.MakeSeed(),
 		scannedC: make(chan struct{}),
