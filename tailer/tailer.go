@@ -5,9 +5,12 @@
 // github.com/nxadm/tail, which emits an
 // unterminated fragment at EOF as if it were a line, splits long lines, and
 // reopens a rotated path without first draining the old file (see
-// tailer/design.md and nxadm_test.go). inotify only wakes the reader; a poll
-// every second is the ground truth, so a lost or overflowed event delays a
-// line by at most one poll and never loses it.
+// tailer/design.md and nxadm_test.go). inotify (read directly, not through
+// fsnotify: watch.go says why) wakes the reader; a poll every second is the
+// ground truth, stat'ing what the watches cannot vouch for each time and
+// every path every 10 s, so a lost or overflowed event delays a line by at
+// most one poll and never loses it (a write through a hard link made after
+// the last stat: at most 10 s; design.md, "What the poll stats").
 package tailer
 
 import (
