@@ -50,7 +50,7 @@ func newOrphans(set *orphan.Set, b *batch.Batcher, sem *semaphore.Weighted, prog
 // decode.Options.StartKeys: not encoded, not fully validated). Past
 // --max-pending-starts the oldest held start ships at once.
 func (o *orphans) hold(ctx context.Context, f *tailer.File, line []byte, span decode.Span, start, end int64) error {
-	out, r, err := o.set.Hold(span.TraceID, span.ID, line, f.Cursor(), start, end, f.Path())
+	out, r, err := o.set.Hold(span.TraceID, span.ID, line, f.Cursor(), start, end, f.Path(), f.ReadTime())
 	if err != nil {
 		return err
 	}

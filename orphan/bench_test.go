@@ -24,10 +24,11 @@ func BenchmarkHoldEnd(b *testing.B) {
 	}
 	trace := []byte("0f185e1f-4b1f-52e1-c6f1-a93a6b622e26")
 	var off int64
+	now := time.Now() // as the agent passes the chunk's read time
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		s.Hold(trace, ids[i%len(ids)], line, cur, off, off+1025, "a.jsonl")
+		s.Hold(trace, ids[i%len(ids)], line, cur, off, off+1025, "a.jsonl", now)
 		off += 1025
 		if i >= 16 {
 			s.End(trace, ids[(i-16)%len(ids)])

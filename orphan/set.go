@@ -298,7 +298,11 @@ func (s *Set) promoteYoung() {
 // end was already read, the line is registered with cur until the start is
 // journaled, dropped or rescued. If holding it exceeds MaxPending, the
 // oldest held start is returned for shipping (reason pending_limit).
-func (s *Set) Hold(traceID, id, line []byte, cur *checkpoint.Cursor, start, end int64, path string) (Outcome, *Rescue, error) {
+//
+// read is when the line was read, the start of its wait for its end (zero:
+// now, by Options.Now). The tailer reads a whole chunk of lines at one
+// time, and a clock read per held start was 2% of the bulk run's CPU.
+func (s *Set) Hold(traceID, id, line []byte, cur *checkpoint.Cursor, start, end int64, path string, read time.Time) (Outcome, *Rescue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.key(traceID, id)
@@ -321,7 +325,10 @@ func (s *Set) Hold(traceID, id, line []byte, cur *checkpoint.Cursor, start, end 
 		s.promoteOldestYoung()
 	}
 	i := (s.youngHead + s.youngLen) % nurserySize
-	s.young[i] = young{k: k, seen: s.opt.Now().UnixNano(), path: path, offset: start,
+	if read.IsZero() {
+		read = s.opt.Now()
+	}
+	s.young[i] = young{k: k, seen: read.UnixNano(), path: path, offset: start,
 		mark: cur.Add(start, end), lo: lo, hi: len(s.arena[g])}
 	s.youngTag[i] = youngTagOf(k)
 	s.youngLen++

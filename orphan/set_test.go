@@ -44,7 +44,7 @@ func newFile(path string) *file { return &file{path: path, cur: checkpoint.NewCu
 func (f *file) start(t *testing.T, s *Set, trace, id string) (Outcome, *Rescue) {
 	t.Helper()
 	n := lineLen(trace, id)
-	out, r, err := s.Hold([]byte(trace), []byte(id), item(trace, id), f.cur, f.off, f.off+n, f.path)
+	out, r, err := s.Hold([]byte(trace), []byte(id), item(trace, id), f.cur, f.off, f.off+n, f.path, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +120,25 @@ func TestRescuedAfterOrphanAfter(t *testing.T) {
 	}
 	if s.Len() != 1 {
 		t.Fatalf("held %d, want the second start", s.Len())
+	}
+}
+
+// TestWaitStartsWhenTheLineWasRead holds a start read (by the tailer's
+// clock) 40 s before Hold is called: it falls due 20 s later, not 60 s.
+func TestWaitStartsWhenTheLineWasRead(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	line := item("t1", "s1")
+	cur := checkpoint.NewCursor(0)
+	if out, _, err := s.Hold([]byte("t1"), []byte("s1"), line, cur, 0, int64(len(line))+1, "a.jsonl", c.t.Add(-40*time.Second)); err != nil || out != Held {
+		t.Fatalf("outcome %v, %v", out, err)
+	}
+	if next, ok := s.NextDue(); !ok || !next.Equal(c.t.Add(20*time.Second)) {
+		t.Fatalf("next due %v %v, want in 20s", next, ok)
+	}
+	c.advance(20 * time.Second)
+	if due, err := s.Due(10); err != nil || len(due) != 1 {
+		t.Fatalf("due %d (%v), want the start", len(due), err)
 	}
 }
 

@@ -120,6 +120,10 @@ func (f *File) From() int64 { return f.from }
 // Cursor returns the ack cursor of the file's current generation.
 func (f *File) Cursor() *checkpoint.Cursor { return f.cursor }
 
+// ReadTime is when the last read of f that returned data was made: for the
+// lines being handed on, when they were read (the whole chunk at once).
+func (f *File) ReadTime() time.Time { return f.lastData }
+
 // lineStart is the offset where the pending partial line begins.
 func (f *File) lineStart() int64 { return f.readPos - int64(len(f.partial)) }
 
