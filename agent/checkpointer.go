@@ -123,8 +123,9 @@ func (c *checkpointer) write(entries []checkpoint.Entry) error {
 	next := c.spare // the map of the write before last, reused
 	if next == nil {
 		next = make(map[fileKey]checkpoint.Entry, len(entries))
+	} else {
+		clear(next)
 	}
-	clear(next)
 	for i := range entries {
 		e := &entries[i]
 		key := fileKey{e.Path, e.Dev, e.Ino} // a rotated file and its successor share a path

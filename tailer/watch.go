@@ -65,11 +65,14 @@ type watchedDir struct {
 	local bool     // on a local file system, where every change made on this host is notified
 }
 
+// entryEvents change which file a name in the directory leads to, or
+// whether there is one.
+const entryEvents = syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_MOVED_FROM | syscall.IN_MOVED_TO
+
 // watchMask: what changes a directory's entries, and writes to and
 // attribute changes of the files in it (IN_ATTRIB: link count, among
 // others).
-const watchMask = syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_MOVED_FROM | syscall.IN_MOVED_TO |
-	syscall.IN_MODIFY | syscall.IN_ATTRIB | syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF
+const watchMask = entryEvents | syscall.IN_MODIFY | syscall.IN_ATTRIB | syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF
 
 func newWatcher(log *slog.Logger, pause time.Duration) (*watcher, error) {
 	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
@@ -184,7 +187,7 @@ func (w *watcher) note(b []byte) {
 			continue
 		}
 		dirs := w.wds[ev.Wd]
-		if len(name) == 0 || ev.Mask&(syscall.IN_CREATE|syscall.IN_DELETE|syscall.IN_MOVED_FROM|syscall.IN_MOVED_TO) != 0 {
+		if len(name) == 0 || ev.Mask&entryEvents != 0 {
 			for _, d := range dirs {
 				w.listed[d] = struct{}{}
 			}
@@ -201,11 +204,11 @@ func (w *watcher) note(b []byte) {
 		}
 		for _, d := range dirs {
 			p := joinName(d, name)
-			if ev.Mask&(syscall.IN_CREATE|syscall.IN_DELETE|syscall.IN_MOVED_FROM|syscall.IN_MOVED_TO|syscall.IN_ATTRIB) != 0 {
+			if ev.Mask&(entryEvents|syscall.IN_ATTRIB) != 0 {
 				// What the name leads to may have changed.
 				w.moved[p] = struct{}{}
 			}
-			if ev.Mask&(syscall.IN_CREATE|syscall.IN_DELETE|syscall.IN_MOVED_FROM|syscall.IN_MOVED_TO) != 0 {
+			if ev.Mask&entryEvents != 0 {
 				w.rescan = true
 			} else {
 				w.paths[p] = struct{}{}
