@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"hash/maphash"
-	"os"
 	"syscall"
 	"time"
 
@@ -100,7 +99,7 @@ func (t *Tailer) readChunk(f *File) (int, bool, error) {
 	copy(t.buf[lead:], f.partial)
 	at := lead + held - back
 	want := len(t.buf) - at
-	m, err := pread(f.f, t.buf[at:], f.readPos-int64(back))
+	m, err := pread(f.sysfd, t.buf[at:], f.readPos-int64(back))
 	if err != nil {
 		t.rlog.Warn("read:"+f.path, "cannot read file", "path", f.path, "err", err)
 		return 0, false, nil
@@ -182,9 +181,9 @@ func (t *Tailer) readChunk(f *File) (int, bool, error) {
 // pread reads once from fd at off: one pread(2), unlike os.File.ReadAt,
 // which reads again after a short read to fill the buffer (and so makes a
 // second system call at the end of the file).
-func pread(fd *os.File, buf []byte, off int64) (int, error) {
+func pread(fd int, buf []byte, off int64) (int, error) {
 	for {
-		n, err := syscall.Pread(int(fd.Fd()), buf, off)
+		n, err := syscall.Pread(fd, buf, off)
 		if err != syscall.EINTR {
 			return max(n, 0), err
 		}

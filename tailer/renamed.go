@@ -54,7 +54,7 @@ func (t *Tailer) recoverRenamed(matched map[identity]bool) {
 // resumeRenamed follows the file of checkpoint entry e, found at name.
 func (t *Tailer) resumeRenamed(id identity, e checkpoint.Entry, name string) {
 	t.reserveDescriptor()
-	fd, err := os.Open(name)
+	fd, err := openFile(name)
 	if err != nil {
 		t.log.Warn("cannot open a file renamed away while spanshipper was down; its unread rest is lost", "path", e.Path, "now_at", name, "err", err)
 		return

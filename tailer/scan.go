@@ -285,7 +285,7 @@ func (t *Tailer) discover(p string, id identity) {
 	if testHookBeforeOpen != nil {
 		testHookBeforeOpen(p)
 	}
-	fd, err := os.Open(p)
+	fd, err := openFile(p)
 	if err != nil {
 		t.rlog.Warn("open:"+p, "cannot open file; retrying at each poll", "path", p, "err", err)
 		return
@@ -343,7 +343,7 @@ func (t *Tailer) follow(fd *os.File, id identity, p string, offset, size int64, 
 	}
 	t.seq++
 	f := &File{t: t, id: id, path: p, cursor: checkpoint.NewCursor(offset), seq: t.seq, from: offset,
-		f: fd, readPos: offset, size: size, format: format}
+		f: fd, sysfd: int(fd.Fd()), readPos: offset, size: size, format: format}
 	f.fp, f.fpSize, _ = readFingerprint(fd, size)
 	t.open++
 	t.tick++
@@ -427,7 +427,7 @@ func (t *Tailer) reserveDescriptor() {
 // path still leads to the same file.
 func (t *Tailer) reopen(f *File) error {
 	t.reserveDescriptor()
-	fd, err := os.Open(f.openPath())
+	fd, err := openFile(f.openPath())
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ func (t *Tailer) reopen(f *File) error {
 		fd.Close()
 		return err
 	}
-	f.f = fd
+	f.f, f.sysfd = fd, int(fd.Fd())
 	t.open++
 	t.cfg.Metrics.FilesOpen.Set(float64(t.open))
 	return nil

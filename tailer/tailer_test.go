@@ -2,14 +2,19 @@ package tailer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spanshipper/spanshipper/checkpoint"
 )
@@ -240,5 +245,96 @@ func TestTailerStartAtEnd(t *testing.T) {
 	got := strings.Join(r.texts(), ",")
 	if !strings.Contains(got, "partial-old-rest") || !strings.Contains(got, "new") || !strings.Contains(got, "b0") {
 		t.Fatalf("lines = %s", got)
+	}
+}
+
+// atime is a file's access time.
+func atime(t *testing.T, p string) time.Time {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(st.Atim.Unix())
+}
+
+// TestReadsLeaveAccessTime: following a file does not update its access
+// time (O_NOATIME), which on a relatime mount would dirty the inode at every
+// read after a write.
+func TestReadsLeaveAccessTime(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	control := filepath.Join(dir, "control.txt")
+	appendFile(t, control, "x\n")
+	if err := os.Chtimes(control, old, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(control); err != nil {
+		t.Fatal(err)
+	}
+	if atime(t, control).Equal(old) {
+		t.Skip("this mount does not update access times on read (noatime), so there is nothing to avoid")
+	}
+
+	p := filepath.Join(dir, "a.jsonl")
+	appendFile(t, p, lines("a", 0, 3))
+	if err := os.Chtimes(p, old, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, r, _ := start(t, Config{Include: []string{filepath.Join(dir, "*.jsonl")}}, checkpoint.State{})
+	waitFor(t, "the first lines", func() bool { return len(r.texts()) == 3 })
+	appendFile(t, p, lines("a", 3, 6)) // a read after a write: relatime would update atime now
+	waitFor(t, "the appended lines", func() bool { return len(r.texts()) == 6 })
+	if got := atime(t, p); !got.Equal(old) {
+		t.Fatalf("access time changed from %v to %v by following the file", old, got)
+	}
+}
+
+// TestOpenFileNotOwner: a file the shipper may read but does not own (no
+// O_NOATIME for it) still opens. As root, the open runs on a thread whose
+// file-system uid is nobody's, which drops CAP_FOWNER as a non-root user
+// lacks it.
+func TestOpenFileNotOwner(t *testing.T) {
+	const p = "/etc/passwd" // owned by root, readable by all
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil || st.Uid != 0 || st.Mode&0o004 == 0 {
+		t.Skipf("%s is not a world-readable file owned by root here", p)
+	}
+	type result struct{ raw, ours error }
+	done := make(chan result, 1)
+	go func() {
+		if os.Getuid() == 0 {
+			// The thread is left locked, so it ends with this goroutine and
+			// its file-system uid never serves other code.
+			runtime.LockOSThread()
+			unix.Setfsuid(65534)
+			if got, _ := unix.SetfsuidRetUid(-1); got != 65534 {
+				done <- result{raw: fmt.Errorf("setfsuid did not take (fsuid %d)", got)}
+				return
+			}
+		} else if int(st.Uid) == os.Getuid() {
+			done <- result{raw: fmt.Errorf("runs as the owner of %s", p)}
+			return
+		}
+		var r result
+		fd, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME, 0)
+		if err == nil {
+			fd.Close()
+		}
+		r.raw = err
+		if fd, err := openFile(p); err != nil {
+			r.ours = err
+		} else {
+			_, r.ours = fd.Read(make([]byte, 16))
+			fd.Close()
+		}
+		done <- r
+	}()
+	r := <-done
+	if !errors.Is(r.raw, syscall.EPERM) {
+		t.Fatalf("opening %s with O_NOATIME as a non-owner gave %v, want EPERM: the test does not reach the fallback", p, r.raw)
+	}
+	if r.ours != nil {
+		t.Fatalf("openFile(%s) as a non-owner: %v", p, r.ours)
 	}
 }
