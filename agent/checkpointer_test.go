@@ -1,13 +1,20 @@
 package agent
 
 import (
+	"cmp"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/spanshipper/spanshipper/checkpoint"
 	"github.com/spanshipper/spanshipper/metrics"
+	"github.com/spanshipper/spanshipper/ratelog"
 )
 
 // TestLagSeriesAreBounded: with thousands of files only the MaxLagSeries
@@ -61,4 +68,125 @@ func TestLagSeriesAreBounded(t *testing.T) {
 	if got := testutil.ToFloat64(m2.FileLag.WithLabelValues("/b")); got != 7 {
 		t.Errorf("lag of /b = %v, want 7", got)
 	}
+}
+
+// TestCheckpointKeepsPathOrder: the checkpoint lists its files in path
+// order, whatever order the snapshots come in and whichever of the places
+// write takes (each entry to its last place, or a sort): the same files
+// again, a file added, one gone, and the same key twice. An unchanged
+// offset keeps its Updated time.
+func TestCheckpointKeepsPathOrder(t *testing.T) {
+	dir := t.TempDir()
+	store, _, err := checkpoint.Open(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c := &checkpointer{store: store, m: metrics.New(), log: ratelog.New(slog.New(slog.DiscardHandler), time.Second)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	entry := func(i int, off int64) checkpoint.Entry {
+		return checkpoint.Entry{Path: fmt.Sprintf("/logs/agent-%04d.jsonl", i), Dev: 1, Ino: uint64(100 + i), Offset: off, Size: off}
+	}
+	snapshot := func(files []int, off func(i int) int64) []checkpoint.Entry {
+		var es []checkpoint.Entry
+		for _, i := range files {
+			es = append(es, entry(i, off(i)))
+		}
+		rng.Shuffle(len(es), func(a, b int) { es[a], es[b] = es[b], es[a] })
+		return es
+	}
+	check := func(step string, want []checkpoint.Entry) []checkpoint.Entry {
+		t.Helper()
+		st, err := checkpoint.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSortedFunc(st.Files, func(a, b checkpoint.Entry) int { return strings.Compare(a.Path, b.Path) }) {
+			t.Fatalf("%s: entries not in path order", step)
+		}
+		// Entries of one path may come in either order.
+		byKey := func(a, b checkpoint.Entry) int {
+			return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Ino, b.Ino), cmp.Compare(a.Offset, b.Offset))
+		}
+		slices.SortFunc(want, byKey)
+		slices.SortStableFunc(st.Files, byKey)
+		if len(st.Files) != len(want) {
+			t.Fatalf("%s: %d entries written, want %d", step, len(st.Files), len(want))
+		}
+		for i, e := range st.Files {
+			if e.Path != want[i].Path || e.Ino != want[i].Ino || e.Offset != want[i].Offset {
+				t.Fatalf("%s: entry %d = %s ino %d at %d, want %s ino %d at %d", step, i, e.Path, e.Ino, e.Offset, want[i].Path, want[i].Ino, want[i].Offset)
+			}
+		}
+		return st.Files
+	}
+	files := func(from, to int) (fs []int) {
+		for i := from; i < to; i++ {
+			fs = append(fs, i)
+		}
+		return fs
+	}
+
+	es := snapshot(files(0, 50), func(i int) int64 { return 10 })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	first := check("first write", es)
+
+	// The same files, half of them further on.
+	es = snapshot(files(0, 50), func(i int) int64 { return 10 + 10*int64(i%2) })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	got := check("same files", es)
+	for i, e := range got {
+		if e.Offset == first[i].Offset && !e.Updated.Equal(first[i].Updated) {
+			t.Errorf("%s: offset unchanged but Updated went from %v to %v", e.Path, first[i].Updated, e.Updated)
+		}
+	}
+
+	// A file added (between others), and again the same files.
+	es = snapshot(append(files(0, 50), 1000, 7000), func(i int) int64 { return 30 })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("files added", es)
+	es = snapshot(append(files(0, 50), 1000, 7000), func(i int) int64 { return 40 })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("same files again", es)
+
+	// A file gone and another come: as many files as before, not the same.
+	set := append(files(1, 50), 1000, 7000, 5000)
+	es = snapshot(set, func(i int) int64 { return 50 })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("a file replaced", es)
+
+	// A rotated file and its successor share a path.
+	rotated := entry(25, 55)
+	rotated.Ino = 999
+	es = append(snapshot(set, func(i int) int64 { return 55 }), rotated)
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("a path twice", es)
+
+	// The same key twice, with as many entries as the last write had
+	// files, all of them files of the last write.
+	es = append(snapshot(set, func(i int) int64 { return 60 }), entry(3, 61))
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("a key twice", es)
+
+	// Then those files once each: as many as the last write had files, but
+	// the last write's places run one further.
+	es = snapshot(set, func(i int) int64 { return 70 })
+	if err := c.write(slices.Clone(es)); err != nil {
+		t.Fatal(err)
+	}
+	check("once each again", es)
 }
