@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -217,23 +216,7 @@ func (c *checkpointer) publishLag(entries []checkpoint.Entry) {
 		total += max(e.Size-e.Offset, 0)
 	}
 	c.m.Lag.Set(float64(total))
-	// The files furthest behind, ties in path order (all of them when
-	// there are few). Indices are sorted, not the entries (112 bytes
-	// copied per comparison and swap).
-	order := make([]int32, len(entries))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	if len(order) > metrics.MaxLagSeries {
-		slices.SortFunc(order, func(i, j int32) int {
-			a, b := &entries[i], &entries[j]
-			if d := cmp.Compare(b.Size-b.Offset, a.Size-a.Offset); d != 0 {
-				return d
-			}
-			return cmp.Compare(a.Path, b.Path)
-		})
-	}
-	top := order[:min(len(order), metrics.MaxLagSeries)]
+	top := furthestBehind(entries, metrics.MaxLagSeries)
 	now := make(map[string]bool, len(top))
 	for _, i := range top {
 		e := &entries[i]
@@ -246,4 +229,57 @@ func (c *checkpointer) publishLag(entries []checkpoint.Entry) {
 		}
 	}
 	c.lagged = now
+}
+
+// furthestBehind returns the indices of the k entries furthest behind
+// (size less offset), ties in path order, in no particular order: all of
+// them when there are at most k. A heap of the k best so far, the worst at
+// its root, compares most entries once; sorting 2,000 entries to take 100
+// made twenty times the comparisons, each of two cold entries.
+func furthestBehind(entries []checkpoint.Entry, k int) []int32 {
+	if len(entries) <= k {
+		all := make([]int32, len(entries))
+		for i := range all {
+			all[i] = int32(i)
+		}
+		return all
+	}
+	// before reports whether entry i ranks before entry j.
+	before := func(i, j int32) bool {
+		a, b := &entries[i], &entries[j]
+		if la, lb := a.Size-a.Offset, b.Size-b.Offset; la != lb {
+			return la > lb
+		}
+		return a.Path < b.Path
+	}
+	h := make([]int32, 0, k)
+	down := func(i int) {
+		for {
+			w := i
+			for _, c := range [2]int{2*i + 1, 2*i + 2} {
+				if c < len(h) && before(h[w], h[c]) {
+					w = c // c ranks after w: nearer the root
+				}
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i := range entries {
+		e := int32(i)
+		switch {
+		case len(h) < k:
+			h = append(h, e)
+			for c := len(h) - 1; c > 0 && before(h[(c-1)/2], h[c]); c = (c - 1) / 2 {
+				h[c], h[(c-1)/2] = h[(c-1)/2], h[c]
+			}
+		case before(e, h[0]):
+			h[0] = e
+			down(0)
+		}
+	}
+	return h
 }

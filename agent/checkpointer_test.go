@@ -190,3 +190,48 @@ func TestCheckpointKeepsPathOrder(t *testing.T) {
 	}
 	check("once each again", es)
 }
+
+// TestFurthestBehindIsTheSortedTop: the heap picks the same files as sorting
+// them all (lag descending, then path) and taking the first k, with many
+// ties in lag, for sizes around k.
+func TestFurthestBehindIsTheSortedTop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5, 99, 100, 101, 250, 2000} {
+		for _, lags := range []int64{1, 3, 1000} { // lags drawn from [0, lags): 1 makes every lag equal
+			es := make([]checkpoint.Entry, n)
+			for i := range es {
+				off := rng.Int64N(1000)
+				es[i] = checkpoint.Entry{Path: fmt.Sprintf("/logs/%05d.jsonl", rng.IntN(100000)), Offset: off, Size: off + rng.Int64N(lags)}
+			}
+			const k = 100
+			got := furthestBehind(es, k)
+			sorted := slices.Clone(es)
+			slices.SortStableFunc(sorted, func(a, b checkpoint.Entry) int {
+				return cmp.Or(cmp.Compare(b.Size-b.Offset, a.Size-a.Offset), strings.Compare(a.Path, b.Path))
+			})
+			want := sorted[:min(n, k)]
+			if len(got) != len(want) {
+				t.Fatalf("n=%d lags<%d: %d picked, want %d", n, lags, len(got), len(want))
+			}
+			// Compare as multisets of (lag, path): entries that tie on both
+			// are interchangeable.
+			type rank struct {
+				lag  int64
+				path string
+			}
+			var g, w []rank
+			for _, i := range got {
+				g = append(g, rank{es[i].Size - es[i].Offset, es[i].Path})
+			}
+			for _, e := range want {
+				w = append(w, rank{e.Size - e.Offset, e.Path})
+			}
+			byRank := func(a, b rank) int { return cmp.Or(cmp.Compare(b.lag, a.lag), strings.Compare(a.path, b.path)) }
+			slices.SortFunc(g, byRank)
+			slices.SortFunc(w, byRank)
+			if !slices.Equal(g, w) {
+				t.Fatalf("n=%d lags<%d: picked %v, want %v", n, lags, g, w)
+			}
+		}
+	}
+}
