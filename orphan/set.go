@@ -25,10 +25,15 @@ import (
 // DefaultMaxPending is the default --max-pending-starts.
 const DefaultMaxPending = 100000
 
-// arenaCompactAt is the size at which the current arena is compacted: most
-// of the starts copied into it have ended by then, so only the few still
-// held are copied on. It bounds the arenas at twice this plus the bytes
-// of held starts not yet journaled.
+// arenaCompactAt is the least size at which the current arena is
+// compacted: most of the starts copied into it have ended by then, so only
+// the few still held are copied on. When more are held, the next compaction
+// waits until the arena is twice what the last one kept (Set.compactAt), so
+// copying stays proportional to what is held, not to the holds made: with a
+// fixed threshold, more than 256 KiB of starts held between checkpointer
+// turns (1,000 spans a second lasting a second) made every Hold copy all of
+// them. Each arena stays under twice the larger of this and the bytes of
+// held starts not yet journaled.
 const arenaCompactAt = 256 << 10
 
 // nurserySize is how many of the newest held starts are kept in the
@@ -137,15 +142,19 @@ type Set struct {
 	// arena) is compacted, so the entries of starts that ended are let go
 	// between checkpointer turns too.
 	freshCompactAt int
-	cur            int // the generation new entries go to
-	ends           map[key]struct{}
-	endRing        []key
-	endNext        int
-	j              *journal
-	acks           *checkpoint.Cursor // marks of rescued journaled starts: sequence numbers, not offsets
-	ackSeq         uint64
-	inflight       []*entry // rescued journaled starts not yet acknowledged, by seq
-	scratch        []byte   // Encode's output
+	// compactAt is the arena size at which the current arena is compacted
+	// (see arenaCompactAt); compactions counts them, for tests.
+	compactAt   int
+	compactions int
+	cur         int // the generation new entries go to
+	ends        map[key]struct{}
+	endRing     []key
+	endNext     int
+	j           *journal
+	acks        *checkpoint.Cursor // marks of rescued journaled starts: sequence numbers, not offsets
+	ackSeq      uint64
+	inflight    []*entry // rescued journaled starts not yet acknowledged, by seq
+	scratch     []byte   // Encode's output
 
 	// The nursery: the newest held starts, kept by value in a ring in the
 	// order they were read, outside held, fifo and fresh. Most spans end a
@@ -193,7 +202,7 @@ func Open(dir string, opt Options) (*Set, error) {
 	s := &Set{
 		opt: opt, log: opt.Logger, traceSeed: maphash.MakeSeed(), idSeed: maphash.MakeSeed(),
 		held: make(map[key]*entry), ends: make(map[key]struct{}, recentEnds),
-		j: j, acks: checkpoint.NewCursor(0), freshCompactAt: 4096,
+		j: j, acks: checkpoint.NewCursor(0), freshCompactAt: 4096, compactAt: arenaCompactAt,
 	}
 	slices.SortStableFunc(recs, func(a, b record) int { return cmpInt(a.seen, b.seen) })
 	for _, r := range recs {
@@ -316,7 +325,7 @@ func (s *Set) Hold(traceID, id, line []byte, cur *checkpoint.Cursor, start, end 
 		return Duplicate, nil, nil
 	}
 	g := s.cur
-	if len(s.arena[g])+len(line) > arenaCompactAt || len(s.fresh[g]) >= s.freshCompactAt {
+	if len(s.arena[g])+len(line) > s.compactAt || len(s.fresh[g]) >= s.freshCompactAt {
 		s.compactArena(g)
 	}
 	lo := len(s.arena[g])

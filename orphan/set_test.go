@@ -372,6 +372,43 @@ func TestArenaStaysBounded(t *testing.T) {
 	}
 }
 
+// TestArenaCompactionIsAmortized: with more held starts than the least
+// compaction size (2 MiB of them between checkpointer turns), compacting
+// does not run at every hold, which copied every held line each time (15 µs
+// per span with 1,000 spans of 1 KiB open, BenchmarkHoldEndLong); and the
+// held starts' items stay intact through the compactions. Half of them end
+// as it goes, so there is something to compact away.
+func TestArenaCompactionIsAmortized(t *testing.T) {
+	c := newClock()
+	s := openSet(t, t.TempDir(), c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	pad := strings.Repeat("p", 1000)
+	const n = 4000
+	for i := range n {
+		f.start(t, s, "t", fmt.Sprintf("s%05d%s", i, pad))
+		if i%2 == 1 {
+			f.end(s, "t", fmt.Sprintf("s%05d%s", i-1, pad))
+		}
+	}
+	// 2 MiB held: compactions at 256 KiB and then at twice what each kept.
+	if s.compactions > 16 {
+		t.Fatalf("%d compactions for %d holds, want a few: compaction is not amortized", s.compactions, n)
+	}
+	if s.compactions == 0 {
+		t.Fatal("no compaction at all: the test does not reach it")
+	}
+	c.advance(time.Minute)
+	due, err := s.Due(n)
+	if err != nil || len(due) != n/2 {
+		t.Fatalf("due %d (%v), want %d", len(due), err, n/2)
+	}
+	for k, r := range due {
+		if id := fmt.Sprintf("s%05d%s", 2*k+1, pad); string(r.Item) != string(item("t", id)) {
+			t.Fatalf("held start %d: item %.40q..., want the one for %.10q", k, r.Item, id)
+		}
+	}
+}
+
 // TestBadHeldStartIsSettled: a held start is encoded only when journaled or
 // rescued; if its line is bad input then, it is reported and final.
 func TestBadHeldStartIsSettled(t *testing.T) {

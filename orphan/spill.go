@@ -40,6 +40,8 @@ func (s *Set) compactArena(g int) {
 	}
 	s.arena[g] = arena[:n]
 	s.freshCompactAt = max(4096, 2*len(live))
+	s.compactAt = max(arenaCompactAt, 2*n)
+	s.compactions++
 }
 
 // Spill journals the held starts the next checkpoint must not lose: every
