@@ -46,8 +46,9 @@ demo: build $(BIN)/httpget
 # Throughput and footprint on 1,000,000 spans (the file is generated once and
 # cached on tmpfs) against the floor measured on the same file (256 KiB reads,
 # line split, utf8.Valid per line), the same with --gzip, in CRI framing and
-# with every span open while 2,000 others start, latency at 2,000 spans/s, 2,000 busy files, CPU on 200 idle files; every
-# cost per span also as a ratio. BASELINE=path/to/spanshipper runs another
+# with every span open while 2,000 others start, latency at 2,000 spans/s,
+# 2,000 busy files, CPU on 200 idle files; every cost per span also as a
+# ratio. BASELINE=path/to/spanshipper runs another
 # build alternately with this one and prints the ratios between them.
 bench: build
 	$(BIN)/spanbench --bin $(BIN)/spanshipper $(if $(BASELINE),--baseline $(BASELINE)) $(BENCHFLAGS)
