@@ -32,13 +32,27 @@ var itemField = []byte(`"item":`)
 // journal is the file and its not yet written tail. It is owned by Set and
 // guarded by Set.mu.
 type journal struct {
-	path string
-	f    *os.File
-	size int64  // bytes written to f (and, once sync returns, durable)
-	pend []byte // lines appended since the last sync, to be written at size
-	dead int64  // bytes of settled hold lines and of drop lines
-	live int64  // bytes of hold lines not settled
+	path   string
+	f      *os.File
+	size   int64  // bytes written to f
+	synced int64  // of those, bytes known durable (the last fsync returned)
+	pend   []byte // lines appended and not yet written, to be written at size
+	dead   int64  // bytes of settled hold lines and of drop lines
+	live   int64  // bytes of hold lines not settled
+	// rewrite: an fsync failed after lines were written by flush, which
+	// are no longer in memory to write again; the file must be rewritten
+	// (compacted) before the next checkpoint may count on it.
+	mustRewrite bool
 }
+
+// flushAt is how many pending bytes flush writes to the file before the
+// next sync. A checkpointer turn of a catch-up can journal tens of MB of
+// held starts at once (every start still open since the turn before);
+// held in memory until the fsync, they doubled what the held starts cost.
+const flushAt = 1 << 20
+
+// testSyncHook, when set by a test, runs in place of the fsync of sync.
+var testSyncHook func() error
 
 // record is one live hold line found by replay.
 type record struct {
@@ -134,7 +148,7 @@ func openJournal(path string, valid int64) (*journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("truncate pending starts: %w", err)
 	}
-	return &journal{path: path, f: f, size: valid}, nil
+	return &journal{path: path, f: f, size: valid, synced: valid}, nil
 }
 
 // appendHold adds a hold line for item and returns the line's offset and
@@ -184,23 +198,58 @@ func (j *journal) readAt(off, n int64) ([]byte, error) {
 // sync writes the pending lines and fsyncs the file. On error the lines
 // stay pending and the file is cut back, so a retry writes them whole.
 func (j *journal) sync() error {
-	if len(j.pend) == 0 {
+	if j.mustRewrite {
+		return errors.New("pending starts need rewriting after a failed sync")
+	}
+	if len(j.pend) == 0 && j.size == j.synced {
 		return nil
 	}
 	if _, err := j.f.WriteAt(j.pend, j.size); err != nil {
 		j.f.Truncate(j.size)
 		return fmt.Errorf("write pending starts: %w", err)
 	}
-	if err := j.f.Sync(); err != nil {
-		j.f.Truncate(j.size)
+	err := j.f.Sync()
+	if testSyncHook != nil {
+		err = testSyncHook()
+	}
+	if err != nil {
+		if j.size == j.synced {
+			// Everything not durable is still in pend: drop it from the
+			// file and write it again next time.
+			j.f.Truncate(j.size)
+		} else {
+			// flush wrote lines that are now only in the file, and after
+			// a failed fsync its pages may never reach the disk even if a
+			// later fsync succeeds: rewrite it, reading them back.
+			j.size += int64(len(j.pend))
+			j.pend = j.pend[:0]
+			j.mustRewrite = true
+		}
 		return fmt.Errorf("sync pending starts: %w", err)
 	}
 	j.size += int64(len(j.pend))
+	j.synced = j.size
 	j.pend = j.pend[:0]
-	if cap(j.pend) > 1<<20 {
+	if cap(j.pend) > 2*flushAt {
 		j.pend = nil // a one-off burst: let its buffer go
 	}
 	return nil
+}
+
+// flush writes the pending lines to the file, without an fsync, once there
+// are flushAt bytes of them, so that what a turn journals does not wait in
+// memory for the sync. A failed write leaves them pending for sync, which
+// reports it.
+func (j *journal) flush() {
+	if len(j.pend) < flushAt || j.mustRewrite {
+		return
+	}
+	if _, err := j.f.WriteAt(j.pend, j.size); err != nil {
+		j.f.Truncate(j.size)
+		return
+	}
+	j.size += int64(len(j.pend))
+	j.pend = j.pend[:0]
 }
 
 // worthCompacting reports whether settled lines dominate the file.
@@ -250,7 +299,8 @@ func (j *journal) rewrite(lines [][2]int64) ([]int64, error) {
 	}
 	j.f.Close()
 	j.f = tmp
-	j.size, j.pend, j.dead, j.live = size, j.pend[:0], 0, size
+	j.size, j.synced, j.pend, j.dead, j.live = size, size, j.pend[:0], 0, size
+	j.mustRewrite = false
 	return offs, nil
 }
 

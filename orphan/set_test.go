@@ -1,6 +1,7 @@
 package orphan
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -406,6 +407,108 @@ func TestArenaCompactionIsAmortized(t *testing.T) {
 		if id := fmt.Sprintf("s%05d%s", 2*k+1, pad); string(r.Item) != string(item("t", id)) {
 			t.Fatalf("held start %d: item %.40q..., want the one for %.10q", k, r.Item, id)
 		}
+	}
+}
+
+// holdMany holds n span starts of about 1 KiB in f, none of them ended.
+func holdMany(t *testing.T, s *Set, f *file, n int) {
+	t.Helper()
+	pad := strings.Repeat("p", 1000)
+	for i := range n {
+		f.start(t, s, "t", fmt.Sprintf("s%05d%s", i, pad))
+	}
+}
+
+// checkReplayed reopens the journal in dir and checks it holds the n starts
+// holdMany held, items intact.
+func checkReplayed(t *testing.T, dir string, c *clock, n int) {
+	t.Helper()
+	s := openSet(t, dir, c, time.Minute, 0)
+	if s.Len() != n {
+		t.Fatalf("replayed %d held starts, want %d", s.Len(), n)
+	}
+	c.advance(time.Minute)
+	due, err := s.Due(n)
+	if err != nil || len(due) != n {
+		t.Fatalf("due %d (%v), want %d", len(due), err, n)
+	}
+	pad := strings.Repeat("p", 1000)
+	for i, r := range due {
+		if id := fmt.Sprintf("s%05d%s", i, pad); string(r.Item) != string(item("t", id)) {
+			t.Fatalf("replayed start %d: item %.40q..., want the one for %.10q", i, r.Item, id)
+		}
+	}
+}
+
+// TestJournalWritesEarly: a turn that journals many held starts (here
+// 3,000 of 1 KiB, all stopping the checkpoint) writes them to the file as
+// it goes rather than keeping them in memory until the sync; after the
+// sync they are all durable.
+func TestJournalWritesEarly(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	const n = 3000
+	holdMany(t, s, f, n)
+	s.Spill()
+	if f.cur.Committed() != f.off {
+		t.Fatalf("committed %d, want every start journaled (%d)", f.cur.Committed(), f.off)
+	}
+	if p := len(s.j.pend); p > 2*flushAt {
+		t.Fatalf("%d bytes of journal lines held in memory before the sync, want at most %d", p, 2*flushAt)
+	}
+	if s.j.size == 0 || s.j.synced != 0 {
+		t.Fatalf("journal written %d bytes, synced %d: want written early, not yet synced", s.j.size, s.j.synced)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	checkReplayed(t, dir, c, n)
+}
+
+// TestJournalSyncFailure: an fsync that fails leaves no checkpoint-worthy
+// journal behind until a later Sync succeeds. Lines still in memory are
+// written again; lines written early (not in memory any more) make the
+// next Sync rewrite the journal from the file. Either way every held start
+// is there after it.
+func TestJournalSyncFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		early bool // the turn's lines exceed flushAt, so some were written early
+	}{{"lines in memory", 20, false}, {"lines written early", 3000, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := newClock()
+			s := openSet(t, dir, c, time.Minute, 0)
+			f := newFile("a.jsonl")
+			holdMany(t, s, f, tc.n)
+			s.Spill()
+			testSyncHook = func() error { return errors.New("injected fsync failure") }
+			err := s.Sync()
+			testSyncHook = nil
+			if err == nil {
+				t.Fatal("Sync succeeded through a failed fsync")
+			}
+			if s.j.mustRewrite != tc.early {
+				t.Fatalf("must rewrite = %v, want %v", s.j.mustRewrite, tc.early)
+			}
+			if !tc.early {
+				if fi, err := os.Stat(filepath.Join(dir, FileName)); err != nil || fi.Size() != s.j.synced {
+					t.Fatalf("journal file %v (%v) after the failed sync, want cut back to %d", fi, err, s.j.synced)
+				}
+			}
+			if err := s.Sync(); err != nil {
+				t.Fatalf("the Sync after: %v", err)
+			}
+			if s.j.mustRewrite || s.j.synced != s.j.size || len(s.j.pend) != 0 {
+				t.Fatalf("after the second Sync: must rewrite %v, synced %d of %d, %d pending", s.j.mustRewrite, s.j.synced, s.j.size, len(s.j.pend))
+			}
+			s.Close()
+			checkReplayed(t, dir, c, tc.n)
+		})
 	}
 }
 

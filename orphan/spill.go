@@ -93,6 +93,7 @@ func (s *Set) journal(e *entry) {
 	e.joff, e.jn, e.itemOff = s.j.appendHold(e.seen, e.path, e.offset, item)
 	e.journaled = true
 	e.mark.Done()
+	s.j.flush()
 }
 
 // encode returns the item of fresh entry e. A line Encode rejects is bad
@@ -115,7 +116,7 @@ func (s *Set) encode(e *entry) ([]byte, bool) {
 func (s *Set) Sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.j.worthCompacting() {
+	if s.j.worthCompacting() || s.j.mustRewrite {
 		return s.compact()
 	}
 	return s.j.sync()
