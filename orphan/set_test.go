@@ -468,6 +468,45 @@ func TestJournalWritesEarly(t *testing.T) {
 	checkReplayed(t, dir, c, n)
 }
 
+// TestJournalEarlyLinesBeforeACrash: hold lines written early and never
+// fsynced (a crash before the sync) are whole lines, replayed on open like
+// any: the starts they hold are behind the checkpoint, so re-read, and the
+// re-read copies are duplicates, final at once.
+func TestJournalEarlyLinesBeforeACrash(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	const n = 3000
+	holdMany(t, s, f, n)
+	s.Spill()
+	written := s.j.size
+	s.Close() // as after kill -9: no sync, no more writes
+	if written == 0 {
+		t.Fatal("nothing written before the sync: the test does not reach the early writes")
+	}
+	s2 := openSet(t, dir, c, time.Minute, 0)
+	replayed := s2.Len()
+	if replayed == 0 || replayed >= n {
+		t.Fatalf("replayed %d held starts from %d bytes written early, want some and not all %d", replayed, written, n)
+	}
+	g := newFile("a.jsonl") // the source file read again from the old checkpoint
+	pad := strings.Repeat("p", 1000)
+	for i := range n {
+		out, _ := g.start(t, s2, "t", fmt.Sprintf("s%05d%s", i, pad))
+		want := Held // journaled in file order: the first ones replayed
+		if i < replayed {
+			want = Duplicate
+		}
+		if out != want {
+			t.Fatalf("start %d read again: %v, want %v", i, out, want)
+		}
+	}
+	if s2.Len() != n {
+		t.Fatalf("%d held after reading the file again, want %d", s2.Len(), n)
+	}
+}
+
 // TestJournalSyncFailure: an fsync that fails leaves no checkpoint-worthy
 // journal behind until a later Sync succeeds. Lines still in memory are
 // written again; lines written early (not in memory any more) make the
