@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +40,26 @@ func spanLine(trace, id string, ended bool) string {
 	}
 	return fmt.Sprintf(`{"id":%q,"trace_id":%q,"name":"step","parent_id":null,"start_time":"2026-11-26T03:00:00.250000Z","end_time":%s,"input":{"q":%q},"output":null,"data":{"__span_type__":"CUSTOM"}}`,
 		id, trace, end, id)
+}
+
+// openSpans returns the lines of n spans that start and never end
+// (trace-open/open-NNNN; pad, when not empty, is added to each input), with
+// a span that starts and ends at once after every tenth, and their ids.
+func openSpans(n int, pad string) (lines, ids []string) {
+	for i := range n {
+		id := fmt.Sprintf("open-%04d", i)
+		l := spanLine("trace-open", id, false)
+		if pad != "" {
+			l = strings.Replace(l, `{"q":`, `{"pad":"`+pad+`","q":`, 1)
+		}
+		lines = append(lines, l)
+		ids = append(ids, id)
+		if i%10 == 0 {
+			done := fmt.Sprintf("done-%d", i)
+			lines = append(lines, spanLine("trace-done", done, false), spanLine("trace-done", done, true))
+		}
+	}
+	return lines, ids
 }
 
 // complete writes n spans that start and end at once, named prefix-i.
@@ -247,18 +268,10 @@ func TestPendingStartsLimit(t *testing.T) {
 	path := filepath.Join(dir, "agent.jsonl")
 	w := spanFile{t, path}
 	const open, limit = 3000, 1000
-	var lines []string
+	lines, ids := openSpans(open, "")
 	want := map[string]int64{}
-	for i := range open {
-		id := fmt.Sprintf("open-%04d", i)
-		lines = append(lines, spanLine("trace-open", id, false))
-		if i < open-limit {
-			want["trace-open/"+id] = 1
-		}
-		if i%10 == 0 {
-			done := fmt.Sprintf("done-%d", i)
-			lines = append(lines, spanLine("trace-done", done, false), spanLine("trace-done", done, true))
-		}
+	for _, id := range ids[:open-limit] {
+		want["trace-open/"+id] = 1
 	}
 	w.write(lines...)
 	s := startSink(t)
@@ -298,4 +311,62 @@ func TestPendingStartsLimit(t *testing.T) {
 		t.Errorf("%d spans arrived in progress, want the %d oldest", len(got), len(want))
 	}
 	waitFor(t, "status to show one start fewer held", func() bool { return heldStarts(t, state) == limit-1 })
+}
+
+// TestManyHeldStartsSurviveKill9: 1,500 spans start with ~1 KiB inputs and
+// none ends, so one checkpointer turn journals ~2 MB of hold lines, more
+// than the journal keeps in memory before its fsync (it writes them as they
+// gather). Killed (-9) once all are held and the checkpoint has passed their
+// lines, the shipper restarts from the journal alone and ships exactly those
+// starts, inputs intact, when --orphan-after has passed.
+func TestManyHeldStartsSurviveKill9(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.jsonl")
+	state := filepath.Join(dir, "state")
+	w := spanFile{t, path}
+	const open = 1500
+	pad := strings.Repeat("x", 1000)
+	lines, ids := openSpans(open, pad)
+	want := map[string]int64{}
+	for _, id := range ids {
+		want["trace-open/"+id] = 1
+	}
+	w.write(lines...)
+	s := startSink(t)
+	args := []string{"--path", path, "--endpoint", s.url(), "--state-dir", state, "--listen", "127.0.0.1:0"}
+	sh := startProc(t, "shipper-1.log", "spanshipper", append(args, "--orphan-after", "1h")...)
+	waitFor(t, "every start held and journaled, the checkpoint at the end", func() bool {
+		return heldStarts(t, state) == open && checkpointAt(t, state, path)
+	})
+	if fi, err := os.Stat(filepath.Join(state, "pending-starts.jsonl")); err != nil || fi.Size() < 2<<20*3/4 {
+		t.Fatalf("journal %v (%v): want the ~2 MB of hold lines the test is about", fi, err)
+	}
+	if n := len(s.starts(t)); n != 0 {
+		t.Fatalf("%d starts shipped before the kill, want none (--orphan-after 1h)", n)
+	}
+	sh.cmd.Process.Signal(syscall.SIGKILL)
+	sh.wait(t, 30*time.Second)
+
+	sh2 := startProc(t, "shipper-2.log", "spanshipper", append(args, "--orphan-after", "1s")...)
+	waitFor(t, "every held start rescued from the journal", func() bool { return len(s.starts(t)) == open })
+	sh2.cmd.Process.Signal(syscall.SIGTERM)
+	if code := sh2.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, sh2.output())
+	}
+	if got := keys(s.starts(t)); !slices.Equal(got, keys(want)) {
+		t.Fatalf("%d spans arrived in progress, want exactly the %d held", len(got), open)
+	}
+	got := s.spans(t)
+	for k := range want {
+		var it struct {
+			Input struct{ Pad, Q string }
+			End   *string `json:"end_timestamp"`
+		}
+		if err := json.Unmarshal(got[k], &it); err != nil || it.Input.Pad != pad || "trace-open/"+it.Input.Q != k || it.End != nil {
+			t.Fatalf("%s arrived as %.200s", k, got[k])
+		}
+	}
+	if n := num(s.stats(t), "completed"); n != open/10 {
+		t.Errorf("%v spans completed, want the %d that ended", n, open/10)
+	}
 }

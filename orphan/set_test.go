@@ -419,6 +419,19 @@ func holdMany(t *testing.T, s *Set, f *file, n int) {
 	}
 }
 
+// spilledMany holds n starts with holdMany in a new set and runs one Spill,
+// which journals them all: each one's line is where its cursor stops.
+func spilledMany(t *testing.T, n int) (string, *clock, *Set, *file) {
+	t.Helper()
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	holdMany(t, s, f, n)
+	s.Spill()
+	return dir, c, s, f
+}
+
 // checkReplayed reopens the journal in dir and checks it holds the n starts
 // holdMany held, items intact.
 func checkReplayed(t *testing.T, dir string, c *clock, n int) {
@@ -445,13 +458,8 @@ func checkReplayed(t *testing.T, dir string, c *clock, n int) {
 // it goes rather than keeping them in memory until the sync; after the
 // sync they are all durable.
 func TestJournalWritesEarly(t *testing.T) {
-	dir := t.TempDir()
-	c := newClock()
-	s := openSet(t, dir, c, time.Minute, 0)
-	f := newFile("a.jsonl")
 	const n = 3000
-	holdMany(t, s, f, n)
-	s.Spill()
+	dir, c, s, f := spilledMany(t, n)
 	if f.cur.Committed() != f.off {
 		t.Fatalf("committed %d, want every start journaled (%d)", f.cur.Committed(), f.off)
 	}
@@ -473,13 +481,8 @@ func TestJournalWritesEarly(t *testing.T) {
 // any: the starts they hold are behind the checkpoint, so re-read, and the
 // re-read copies are duplicates, final at once.
 func TestJournalEarlyLinesBeforeACrash(t *testing.T) {
-	dir := t.TempDir()
-	c := newClock()
-	s := openSet(t, dir, c, time.Minute, 0)
-	f := newFile("a.jsonl")
 	const n = 3000
-	holdMany(t, s, f, n)
-	s.Spill()
+	dir, c, s, _ := spilledMany(t, n)
 	written := s.j.size
 	s.Close() // as after kill -9: no sync, no more writes
 	if written == 0 {
@@ -519,12 +522,7 @@ func TestJournalSyncFailure(t *testing.T) {
 		early bool // the turn's lines exceed flushAt, so some were written early
 	}{{"lines in memory", 20, false}, {"lines written early", 3000, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			c := newClock()
-			s := openSet(t, dir, c, time.Minute, 0)
-			f := newFile("a.jsonl")
-			holdMany(t, s, f, tc.n)
-			s.Spill()
+			dir, c, s, _ := spilledMany(t, tc.n)
 			testSyncHook = func() error { return errors.New("injected fsync failure") }
 			err := s.Sync()
 			testSyncHook = nil

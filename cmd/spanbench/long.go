@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spanshipper/spanshipper/decode"
 )
@@ -22,91 +20,67 @@ const longDelay = 2000
 // here every one of them outlives it and is held as an entry, journaled when
 // it blocks the checkpoint, and dropped when its end comes.
 func ensureLongFile(spanFile string) (string, error) {
-	p := strings.TrimSuffix(spanFile, ".jsonl") + ".long.jsonl"
-	if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
-		if sfi, err := os.Stat(spanFile); err == nil && !sfi.ModTime().After(fi.ModTime()) {
-			return p, nil
-		}
-	}
-	fmt.Printf("writing the span file with each end %d spans after its start into %s (cached for later runs)…\n", longDelay, p)
-	in, err := os.Open(spanFile)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	tmp := p + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp)
-	w := bufio.NewWriterSize(out, 1<<20)
-	r := bufio.NewReaderSize(in, 1<<20)
-	dec := decode.New(decode.Options{})
-	var (
-		ring  [longDelay]string       // the last longDelay started spans, oldest at next
-		next  int                     // ring slot of the oldest
-		n     int                     // spans started so far
-		ends  = map[string][]byte{}   // end records read, waiting for their turn
-		late  = map[string]struct{}{} // spans whose turn came before their end was read
-		item  []byte
-		due   func(k string)
-		write = func(b []byte) { w.Write(b); w.WriteByte('\n') }
-	)
-	due = func(k string) {
-		if e, ok := ends[k]; ok {
-			write(e)
-			delete(ends, k)
-		} else {
-			late[k] = struct{}{}
-		}
-	}
-	for {
-		line, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			return "", fmt.Errorf("line over 1 MiB in %s", spanFile)
-		}
-		if len(line) == 0 {
-			break
-		}
-		line = line[:len(line)-1]
-		var sp decode.Span
-		item, sp, err = dec.Append(item[:0], line)
-		if err != nil || sp.Kind == decode.KindBlank {
-			write(line) // bad or blank lines stay where they are
-			continue
-		}
-		k := string(sp.TraceID) + "\x00" + string(sp.ID)
-		if sp.Kind == decode.KindEnd {
-			if _, ok := late[k]; ok {
-				write(line)
-				delete(late, k)
+	what := fmt.Sprintf("with each end %d spans after its start", longDelay)
+	return derived(spanFile, ".long.jsonl", what, func(r *bufio.Reader, w *bufio.Writer) error {
+		dec := decode.New(decode.Options{})
+		var (
+			ring  [longDelay]string       // the last longDelay started spans, oldest at next
+			next  int                     // ring slot of the oldest
+			n     int                     // spans started so far
+			ends  = map[string][]byte{}   // end records read, waiting for their turn
+			late  = map[string]struct{}{} // spans whose turn came before their end was read
+			item  []byte
+			write = func(b []byte) { w.Write(b); w.WriteByte('\n') }
+		)
+		due := func(k string) {
+			if e, ok := ends[k]; ok {
+				write(e)
+				delete(ends, k)
 			} else {
-				ends[k] = append([]byte(nil), line...)
+				late[k] = struct{}{}
 			}
-			continue
 		}
-		write(line)
-		if n >= longDelay {
-			due(ring[next])
+		for {
+			line, err := r.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				return fmt.Errorf("line over 1 MiB in %s", spanFile)
+			}
+			if len(line) == 0 {
+				break
+			}
+			line = line[:len(line)-1]
+			var sp decode.Span
+			item, sp, err = dec.Append(item[:0], line)
+			if err != nil || sp.Kind == decode.KindBlank {
+				write(line) // bad or blank lines stay where they are
+				continue
+			}
+			k := string(sp.TraceID) + "\x00" + string(sp.ID)
+			if sp.Kind == decode.KindEnd {
+				if _, ok := late[k]; ok {
+					write(line)
+					delete(late, k)
+				} else {
+					ends[k] = append([]byte(nil), line...)
+				}
+				continue
+			}
+			write(line)
+			if n >= longDelay {
+				due(ring[next])
+			}
+			ring[next] = k
+			next = (next + 1) % longDelay
+			n++
 		}
-		ring[next] = k
-		next = (next + 1) % longDelay
-		n++
-	}
-	for i := range min(n, longDelay) {
-		due(ring[(next+i)%longDelay])
-	}
-	if len(ends) > 0 {
-		return "", fmt.Errorf("%d end records of spans whose start was not read", len(ends))
-	}
-	if err := w.Flush(); err != nil {
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	return p, os.Rename(tmp, p)
+		for i := range min(n, longDelay) {
+			due(ring[(next+i)%longDelay])
+		}
+		if len(ends) > 0 {
+			return fmt.Errorf("%d end records of spans whose start was not read", len(ends))
+		}
+		return nil
+	})
 }
 
 // longRun ships the span file with every span open for longDelay spans: the
