@@ -73,9 +73,6 @@ func (t *Tailer) resumeRenamed(id identity, e checkpoint.Entry, name string) {
 		return // the inode was reused by another file
 	}
 	f := t.follow(fd, id, e.Path, e.Offset, fi.Size(), e.Format)
-	if f == nil {
-		return
-	}
 	f.found = name
 	f.gone, f.goneAt = true, time.Now()
 	t.log.Info("following file renamed away while spanshipper was down; draining", "path", e.Path, "now_at", name,

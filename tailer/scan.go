@@ -326,21 +326,13 @@ func (t *Tailer) discover(p string, id identity) {
 		how = "no checkpoint, --start-at end"
 	}
 	f := t.follow(fd, id, p, offset, size, format)
-	if f == nil {
-		return
-	}
 	t.byPath[p] = f // a newer file at a rotated file's path takes its notifications
 	t.log.Info("following file", "path", p, "offset", offset, "size", size, "how", how)
 }
 
-// follow starts following the open file fd from offset, or closes it and
-// returns nil when it cannot seek there.
+// follow starts following the open file fd from offset. Reads are preads
+// at File.readPos, so the descriptor's own offset does not matter.
 func (t *Tailer) follow(fd *os.File, id identity, p string, offset, size int64, format string) *File {
-	if _, err := fd.Seek(offset, io.SeekStart); err != nil {
-		fd.Close()
-		t.rlog.Warn("seek:"+p, "cannot seek file; retrying at each poll", "path", p, "err", err)
-		return nil
-	}
 	t.seq++
 	f := &File{t: t, id: id, path: p, cursor: checkpoint.NewCursor(offset), seq: t.seq, from: offset,
 		f: fd, sysfd: int(fd.Fd()), readPos: offset, size: size, format: format}
@@ -446,10 +438,6 @@ func (t *Tailer) reopen(f *File) error {
 			fd.Close()
 			return os.ErrNotExist
 		}
-	}
-	if _, err := fd.Seek(f.readPos, io.SeekStart); err != nil {
-		fd.Close()
-		return err
 	}
 	f.f, f.sysfd = fd, int(fd.Fd())
 	t.open++
