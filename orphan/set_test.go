@@ -629,3 +629,73 @@ func TestNursery(t *testing.T) {
 		}
 	}
 }
+
+// TestCatchUpStaysWithinBudget: a catch-up reads many records in one
+// checkpointer turn. With 10,000 spans of ~1 KiB lines open at once (each
+// ends 10,000 records after it starts), the oldest fresh starts are
+// journaled when the arena compacts, so the arenas stay near freshBudget
+// instead of growing with the open spans (they reached 2.5 times the
+// 10 MB held). Every open span is still held once, either journaled (its
+// line final in its cursor, replayed after a restart) or fresh (its line
+// still stopping the checkpoint).
+func TestCatchUpStaysWithinBudget(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := openSet(t, dir, c, time.Minute, 0)
+	f := newFile("a.jsonl")
+	pad := strings.Repeat("p", 1000)
+	id := func(i int) string { return fmt.Sprintf("s%05d%s", i, pad) }
+	const n, open = 30000, 10000
+	starts := make([]int64, n)
+	for i := range n {
+		starts[i] = f.off
+		f.start(t, s, "t", id(i))
+		if i >= open {
+			f.end(s, "t", id(i-open))
+		}
+	}
+	if s.overBudget == 0 {
+		t.Fatal("no start journaled early: the test does not reach the budget")
+	}
+	if a := cap(s.arena[0]) + cap(s.arena[1]); a > 3*freshBudget {
+		t.Fatalf("arenas hold %d bytes with %d of lines open, want at most %d", a, open*len(item("t", id(0))), 3*freshBudget)
+	}
+	if s.Len() != open {
+		t.Fatalf("%d held, want %d", s.Len(), open)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	committed := f.cur.Committed()
+	s.Close()
+	// A restart: the journal's starts are replayed, the source file is
+	// read again from the committed offset.
+	s2 := openSet(t, dir, c, time.Minute, 0)
+	replayed := s2.Len()
+	g := newFile("a.jsonl")
+	g.off = committed
+	for i := n - open; i < n; i++ {
+		if starts[i] < committed {
+			continue
+		}
+		g.off = starts[i]
+		g.start(t, s2, "t", id(i))
+	}
+	if s2.Len() != open || replayed == 0 {
+		t.Fatalf("after a restart %d held (%d replayed), want all %d open spans", s2.Len(), replayed, open)
+	}
+	c.advance(time.Minute)
+	due, err := s2.Due(2 * open)
+	if err != nil || len(due) != open {
+		t.Fatalf("due %d (%v), want %d", len(due), err, open)
+	}
+	seen := make(map[string]bool)
+	for _, r := range due {
+		seen[string(r.Item)] = true
+	}
+	for i := n - open; i < n; i++ {
+		if !seen[string(item("t", id(i)))] {
+			t.Fatalf("open span %d not rescued with its item intact", i)
+		}
+	}
+}

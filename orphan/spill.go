@@ -8,8 +8,11 @@ import (
 
 // compactArena moves the lines of generation g's starts still held and not
 // journaled to the front of its arena (in place: their offsets only
-// decrease) and forgets the rest.
+// decrease) and forgets the rest. Before that, when more than freshBudget
+// bytes of lines would stay, it journals the oldest of them (see
+// freshBudget).
 func (s *Set) compactArena(g int) {
+	s.journalOverBudget(g)
 	arena := s.arena[g]
 	n := 0
 	live := s.fresh[g][:0]
@@ -42,6 +45,37 @@ func (s *Set) compactArena(g int) {
 	s.freshCompactAt = max(4096, 2*len(live))
 	s.compactAt = max(arenaCompactAt, 2*n)
 	s.compactions++
+}
+
+// journalOverBudget journals the oldest of generation g's fresh starts
+// until the lines of the others come to at most freshBudget bytes. The
+// nursery's lines count but stay: they are the newest.
+func (s *Set) journalOverBudget(g int) {
+	keep := 0
+	for _, e := range s.fresh[g] {
+		if !e.gone && !e.journaled {
+			keep += e.hi - e.lo
+		}
+	}
+	if g == s.cur {
+		for j := range s.youngLen {
+			i := (s.youngHead + j) % nurserySize
+			if s.youngTag[i] != 0 {
+				keep += s.young[i].hi - s.young[i].lo
+			}
+		}
+	}
+	for _, e := range s.fresh[g] {
+		if keep <= freshBudget {
+			return
+		}
+		if e.gone || e.journaled {
+			continue
+		}
+		keep -= e.hi - e.lo
+		s.journal(e)
+		s.overBudget++
+	}
 }
 
 // Spill journals the held starts the next checkpoint must not lose: every
