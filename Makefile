@@ -45,7 +45,8 @@ demo: build $(BIN)/httpget
 
 # Throughput and footprint on 1,000,000 spans (the file is generated once and
 # cached on tmpfs) against the floor measured on the same file (256 KiB reads,
-# line split, utf8.Valid per line), the same with --gzip, in CRI framing and
+# line split, utf8.Valid per line), the same with --gzip, over https (the
+# transport's protocol and HTTP/1.1 forced), in CRI framing and
 # with every span open while 2,000 others start, latency at 2,000 spans/s,
 # 2,000 busy files, CPU on 200 idle files; every cost per span also as a
 # ratio. BASELINE=path/to/spanshipper runs another

@@ -36,6 +36,38 @@ import (
 // Path is the span batch API's path below the endpoint.
 const Path = "/v5/spans/batch"
 
+// newTransport is the transport of a Client built without one: HTTP/1.1
+// only, over TLS too, with up to 64 kept-alive connections (one per
+// request in flight).
+//
+// Not HTTP/2 (which net/http would otherwise negotiate over TLS): the bulk
+// run of `make bench` over https costs 1.14x the CPU per span over HTTP/2
+// (2.90 against 2.55 CPU-s per million spans, 20% fewer spans a second;
+// `bin/spanbench --only tls`, docs/performance.md). Every request
+// in flight shares one TCP connection there, whose body bytes also pass
+// HTTP/2 flow control: a server's window smaller than the batches in
+// flight (200 KB each) costs round trips per request on a distant link,
+// and one lost packet stalls all of them. What HTTP/2 saves, fewer
+// connections and handshakes, is nothing to an agent keeping a few alive.
+func newTransport() *http.Transport {
+	t := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		// net/http copies a body of known length through io.LimitReader,
+		// which hides bytes.Reader's WriteTo: with the default 4 KiB
+		// buffer it then copies the rest through a 32 KiB buffer allocated
+		// per request, in 32 KiB writes. A buffer that holds a whole
+		// default batch (200 items of ~1 KiB) sends headers and body in one
+		// write and allocates nothing per request.
+		WriteBufferSize: writeBufferSize,
+		Protocols:       new(http.Protocols),
+	}
+	t.Protocols.SetHTTP1(true)
+	return t
+}
+
 // writeBufferSize is the HTTP/1.1 connection write buffer (see New).
 const writeBufferSize = 256 << 10
 
@@ -132,20 +164,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Metrics = metrics.New()
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConns:        64,
-			MaxIdleConnsPerHost: 64, // one kept-alive connection per request in flight
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-			// Over HTTP/1.1, net/http copies a body of known length through
-			// io.LimitReader, which hides bytes.Reader's WriteTo: with the
-			// default 4 KiB buffer it then copies the rest through a 32 KiB
-			// buffer allocated per request, in 32 KiB writes. A buffer that
-			// holds a whole default batch (200 items of ~1 KiB) sends headers
-			// and body in one write and allocates nothing per request.
-			WriteBufferSize: writeBufferSize,
-		}
+		cfg.Transport = newTransport()
 	}
 	c := &Client{
 		cfg: cfg, url: strings.TrimRight(cfg.Endpoint, "/") + Path,

@@ -183,6 +183,49 @@ func TestSendOK(t *testing.T) {
 	}
 }
 
+// TestHTTP1OverTLS: the default transport sends batches over HTTP/1.1
+// to an https endpoint that offers HTTP/2 too (see newTransport).
+func TestHTTP1OverTLS(t *testing.T) {
+	var protos []string
+	var mu sync.Mutex
+	b := &backend{t: t}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos = append(protos, r.Proto)
+		mu.Unlock()
+		b.serve(w, r)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tr := newTransport()
+	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trusts srv's certificate
+	t.Cleanup(tr.CloseIdleConnections)
+	c, _ := newClient(t, srv.URL, func(c *Config) { c.Transport = tr })
+	for range 3 {
+		if err := c.Send(context.Background(), mkBatch("a", "b")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.accepted(); len(got) != 6 {
+		t.Fatalf("accepted %v", got)
+	}
+	if !slices.Equal(protos, []string{"HTTP/1.1", "HTTP/1.1", "HTTP/1.1"}) {
+		t.Fatalf("requests came as %v, want HTTP/1.1", protos)
+	}
+	// The server does offer HTTP/2: a client that asks gets it.
+	h2 := srv.Client()
+	h2.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	resp, err := h2.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the test server answered %s to an HTTP/2 client: the test proves nothing", resp.Proto)
+	}
+}
+
 // TestTransientClassesAreRetried: each transient outcome of SPEC §4 is
 // retried until it succeeds, and nothing is dead-lettered.
 func TestTransientClassesAreRetried(t *testing.T) {

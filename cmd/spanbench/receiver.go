@@ -2,10 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,14 +39,69 @@ type receiver struct {
 }
 
 func newReceiver(track bool) (*receiver, error) {
+	return listen(track, "")
+}
+
+// newTLSReceiver is newReceiver serving https (HTTP/2 or HTTP/1.1, as the
+// client asks) with a new self-signed certificate for 127.0.0.1, whose PEM
+// it writes to dir/ca.pem for the shipper's SSL_CERT_FILE.
+func newTLSReceiver(dir string) (*receiver, string, error) {
+	ca := filepath.Join(dir, "ca.pem")
+	r, err := listen(false, ca)
+	return r, ca, err
+}
+
+func listen(track bool, certFile string) (*receiver, error) {
+	var cert tls.Certificate
+	if certFile != "" {
+		var err error
+		if cert, err = selfSigned(certFile); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	r := &receiver{addr: ln.Addr().String(), s: sink.New(sink.Config{Discard: true}), track: track, acked: map[string]time.Time{}, null: nullReceiver && !track}
 	r.srv = &http.Server{Handler: r}
-	go r.srv.Serve(ln)
+	if certFile != "" {
+		r.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		go r.srv.ServeTLS(ln, "", "")
+	} else {
+		go r.srv.Serve(ln)
+	}
 	return r, nil
+}
+
+// selfSigned makes an ECDSA P-256 certificate for 127.0.0.1 (what most
+// public endpoints present is ECDSA or RSA-2048; the handshake happens once
+// per connection, so the key type matters little to a bulk run) and writes
+// it to certFile as PEM.
+func selfSigned(certFile string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "spanbench"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 var nullBufs sync.Pool

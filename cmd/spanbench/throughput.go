@@ -43,6 +43,8 @@ type bulk struct {
 	spans int
 	ends  int64
 	args  []string // added to the shipper's flags
+	env   []string // added to the shipper's environment
+	tls   bool     // https to a receiver with a self-signed certificate
 }
 
 // bulkRuns are the results of one binary in one kind of bulk run.
@@ -171,17 +173,27 @@ func shipOnce(b bulk, s shipper, i int) (result, sink.Stats, error) {
 		}
 		childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile(run))}
 	}
-	r, err := newReceiver(false)
-	if err != nil {
-		return result{}, sink.Stats{}, err
-	}
-	defer r.close()
 	state, err := os.MkdirTemp("", "spanbench-state")
 	if err != nil {
 		return result{}, sink.Stats{}, err
 	}
 	defer os.RemoveAll(state)
-	args := append([]string{"--path", b.file, "--endpoint", "http://" + r.addr, "--state-dir", state, "--listen", "off",
+	childEnv = append(childEnv, b.env...)
+	var r *receiver
+	scheme := "http://"
+	if b.tls {
+		var ca string
+		r, ca, err = newTLSReceiver(state)
+		childEnv = append(childEnv, "SSL_CERT_FILE="+ca)
+		scheme = "https://"
+	} else {
+		r, err = newReceiver(false)
+	}
+	if err != nil {
+		return result{}, sink.Stats{}, err
+	}
+	defer r.close()
+	args := append([]string{"--path", b.file, "--endpoint", scheme + r.addr, "--state-dir", state, "--listen", "off",
 		"--exit-on-eof", "--log-level", "warn"}, b.args...)
 	res, err := runShipper(context.Background(), s.bin, args, nil)
 	st := r.stats()
@@ -215,4 +227,29 @@ func gzipRun(ships []shipper, dataDir string, spans, runs int) error {
 	}
 	_, err = runBulk(bulk{name: "gzip", file: p, spans: spans, ends: ends, args: []string{"--gzip"}}, ships, runs)
 	return err
+}
+
+// tlsRun is the throughput run over https, as production ships: with the
+// protocol the shipper's transport chooses (HTTP/1.1 since 2026-11-26;
+// before, HTTP/2 with a receiver that offers it, as this one does), and
+// with HTTP/1.1 forced (GODEBUG http2client=0).
+func tlsRun(ships []shipper, dataDir string, spans, runs int) error {
+	p, ends, err := ensureFile(dataDir, spans)
+	if err != nil {
+		return err
+	}
+	h2, err := runBulk(bulk{name: "tls", file: p, spans: spans, ends: ends, tls: true}, ships, runs)
+	if err != nil {
+		return err
+	}
+	h1, err := runBulk(bulk{name: "tls-http1", file: p, spans: spans, ends: ends, tls: true,
+		env: []string{"GODEBUG=http2client=0"}}, ships, runs)
+	if err != nil {
+		return err
+	}
+	for _, s := range ships {
+		fmt.Printf("RESULT tls%s: CPU per span %.2fx the tls-http1 run's (the transport's own protocol against HTTP/1.1 forced)\n",
+			s.tag(), float64(h2[s.label].medianCPU())/float64(h1[s.label].medianCPU()))
+	}
+	return nil
 }
