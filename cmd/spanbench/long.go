@@ -12,19 +12,29 @@ import (
 // last two seconds, as LLM calls do.
 const longDelay = 2000
 
+// openDelay is longDelay in the many-open file: a backlog read at full
+// speed (a catch-up after downtime) with 20,000 spans open at once, whose
+// start lines (~19 MB) pass the budget of held lines kept in memory
+// (orphan.freshBudget, 4 MiB), so the oldest are journaled.
+const openDelay = 20000
+
 // ensureLongFile writes the span file with every span's end record moved to
-// just after the start record of the span longDelay starts later (the last
+// just after the start record of the span delay starts later (the last
 // ones at the end), once. The lines are the same; only their order changes.
 // In the span file itself half the spans end within 11 records, so the
 // held span-starts (orphan rescue, on by default) stay in their nursery;
 // here every one of them outlives it and is held as an entry, journaled when
 // it blocks the checkpoint, and dropped when its end comes.
-func ensureLongFile(spanFile string) (string, error) {
-	what := fmt.Sprintf("with each end %d spans after its start", longDelay)
-	return derived(spanFile, ".long.jsonl", what, func(r *bufio.Reader, w *bufio.Writer) error {
+func ensureLongFile(spanFile string, delay int) (string, error) {
+	what := fmt.Sprintf("with each end %d spans after its start", delay)
+	suffix := ".long.jsonl"
+	if delay != longDelay {
+		suffix = fmt.Sprintf(".open%d.jsonl", delay)
+	}
+	return derived(spanFile, suffix, what, func(r *bufio.Reader, w *bufio.Writer) error {
 		dec := decode.New(decode.Options{})
 		var (
-			ring  [longDelay]string       // the last longDelay started spans, oldest at next
+			ring  = make([]string, delay) // the last delay started spans, oldest at next
 			next  int                     // ring slot of the oldest
 			n     int                     // spans started so far
 			ends  = map[string][]byte{}   // end records read, waiting for their turn
@@ -66,15 +76,15 @@ func ensureLongFile(spanFile string) (string, error) {
 				continue
 			}
 			write(line)
-			if n >= longDelay {
+			if n >= delay {
 				due(ring[next])
 			}
 			ring[next] = k
-			next = (next + 1) % longDelay
+			next = (next + 1) % delay
 			n++
 		}
-		for i := range min(n, longDelay) {
-			due(ring[(next+i)%longDelay])
+		for i := range min(n, delay) {
+			due(ring[(next+i)%delay])
 		}
 		if len(ends) > 0 {
 			return fmt.Errorf("%d end records of spans whose start was not read", len(ends))
@@ -83,17 +93,18 @@ func ensureLongFile(spanFile string) (string, error) {
 	})
 }
 
-// longRun ships the span file with every span open for longDelay spans: the
-// cost of holding span starts that outlive the nursery.
-func longRun(ships []shipper, dataDir string, spans, runs int) error {
+// longRun ships the span file with every span open for delay spans: with
+// longDelay, the cost of holding span starts that outlive the nursery; with
+// openDelay, the cost and memory of a catch-up with many spans open.
+func longRun(ships []shipper, dataDir string, spans, runs int, name string, delay int) error {
 	p, ends, err := ensureFile(dataDir, spans)
 	if err != nil {
 		return err
 	}
-	long, err := ensureLongFile(p)
+	long, err := ensureLongFile(p, delay)
 	if err != nil {
 		return err
 	}
-	_, err = runBulk(bulk{name: "long", file: long, spans: spans, ends: ends}, ships, runs)
+	_, err = runBulk(bulk{name: name, file: long, spans: spans, ends: ends}, ships, runs)
 	return err
 }
