@@ -36,20 +36,22 @@ import (
 // Path is the span batch API's path below the endpoint.
 const Path = "/v5/spans/batch"
 
-// newTransport is the transport of a Client built without one: HTTP/1.1
-// only, over TLS too, with up to 64 kept-alive connections (one per
-// request in flight).
+// NewTransport returns the transport of a Client built without one (and of
+// `spanshipper check`, so it asks as the agent does): HTTP/1.1 only, over
+// TLS too, with up to 64 kept-alive connections (one per request in
+// flight).
 //
-// Not HTTP/2 (which net/http would otherwise negotiate over TLS): the bulk
-// run of `make bench` over https costs 1.14x the CPU per span over HTTP/2
-// (2.90 against 2.55 CPU-s per million spans, 20% fewer spans a second;
-// `bin/spanbench --only tls`, docs/performance.md). Every request
+// Not HTTP/2, which net/http would otherwise negotiate over TLS: in the
+// bulk run of `make bench` over https, this transport costs 0.88x the CPU
+// per span of the HTTP/2 one (2.57 against 2.93 CPU-s per million spans)
+// and ships 1.27x the spans a second (`bin/spanbench --only tls
+// --baseline`, docs/performance.md, fifth round). Every request
 // in flight shares one TCP connection there, whose body bytes also pass
 // HTTP/2 flow control: a server's window smaller than the batches in
 // flight (200 KB each) costs round trips per request on a distant link,
 // and one lost packet stalls all of them. What HTTP/2 saves, fewer
 // connections and handshakes, is nothing to an agent keeping a few alive.
-func newTransport() *http.Transport {
+func NewTransport() *http.Transport {
 	t := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConns:        64,
@@ -164,7 +166,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Metrics = metrics.New()
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = newTransport()
+		cfg.Transport = NewTransport()
 	}
 	c := &Client{
 		cfg: cfg, url: strings.TrimRight(cfg.Endpoint, "/") + Path,

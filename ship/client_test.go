@@ -184,7 +184,7 @@ func TestSendOK(t *testing.T) {
 }
 
 // TestHTTP1OverTLS: the default transport sends batches over HTTP/1.1
-// to an https endpoint that offers HTTP/2 too (see newTransport).
+// to an https endpoint that offers HTTP/2 too (see NewTransport).
 func TestHTTP1OverTLS(t *testing.T) {
 	var protos []string
 	var mu sync.Mutex
@@ -198,7 +198,7 @@ func TestHTTP1OverTLS(t *testing.T) {
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	tr := newTransport()
+	tr := NewTransport()
 	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trusts srv's certificate
 	t.Cleanup(tr.CloseIdleConnections)
 	c, _ := newClient(t, srv.URL, func(c *Config) { c.Transport = tr })

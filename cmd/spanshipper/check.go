@@ -252,7 +252,7 @@ func checkEndpoint(k *checker, c Config) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-api-key", c.APIKey.Reveal())
 	req.Header.Set("x-selected-account-id", c.AccountID)
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment}}
+	client := &http.Client{Transport: ship.NewTransport()}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {
