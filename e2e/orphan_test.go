@@ -370,3 +370,80 @@ func TestManyHeldStartsSurviveKill9(t *testing.T) {
 		t.Errorf("%v spans completed, want the %d that ended", n, open/10)
 	}
 }
+
+// TestCatchUpPastTheBudgetSurvivesKill9: a backlog with 12,000 spans open
+// (~13 MB of start lines, past the 4 MiB the held starts keep in memory),
+// read at full speed, so the oldest starts are journaled early, from the
+// reader, not by a checkpointer turn. The shipper is killed (-9) mid
+// catch-up, as soon as the journal has anything in it, or once the
+// checkpoint is at the end of the file, past every start. After a restart every
+// open span arrives exactly once, in progress, with its input: from the
+// journal or from the file read again, never from both, and never lost.
+func TestCatchUpPastTheBudgetSurvivesKill9(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		checkpoint bool // kill only once the checkpoint is at the end
+	}{{"mid catch-up", false}, {"checkpoint at the end", true}} {
+		t.Run(tc.name, func(t *testing.T) { catchUpKill9(t, tc.checkpoint) })
+	}
+}
+
+func catchUpKill9(t *testing.T, checkpointed bool) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.jsonl")
+	state := filepath.Join(dir, "state")
+	w := spanFile{t, path}
+	const open = 12000 // past twice the budget: it is checked when the arena compacts
+	pad := strings.Repeat("x", 1000)
+	lines, ids := openSpans(open, pad)
+	w.write(lines...)
+	s := startSink(t)
+	args := []string{"--path", path, "--endpoint", s.url(), "--state-dir", state, "--listen", "127.0.0.1:0"}
+	// The release build: the race detector's reads are slow enough that
+	// checkpointer turns, not the budget, journal what is held.
+	sh := startProc(t, "shipper-1.log", "spanshipper-lean", append(args, "--orphan-after", "1h")...)
+	journal := filepath.Join(state, "pending-starts.jsonl")
+	ckpt := filepath.Join(state, "checkpoint.json")
+	waitFor(t, "hold lines in the journal", func() bool {
+		fi, err := os.Stat(journal)
+		return err == nil && fi.Size() > 0 && (!checkpointed || checkpointAt(t, state, path))
+	})
+	sh.cmd.Process.Signal(syscall.SIGKILL)
+	sh.wait(t, 30*time.Second)
+	fi, _ := os.Stat(journal)
+	_, ckErr := os.Stat(ckpt)
+	t.Logf("killed with %d bytes of journal, a checkpoint: %v, %d starts shipped", fi.Size(), ckErr == nil, len(s.starts(t)))
+
+	sh2 := startProc(t, "shipper-2.log", "spanshipper", append(args, "--orphan-after", "1s")...)
+	waitFor(t, "every open span rescued", func() bool { return len(s.starts(t)) >= open })
+	sh2.cmd.Process.Signal(syscall.SIGTERM)
+	if code := sh2.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, sh2.output())
+	}
+	starts := s.starts(t)
+	want := map[string]int64{}
+	for _, id := range ids {
+		want["trace-open/"+id] = 1
+	}
+	if got := keys(starts); !slices.Equal(got, keys(want)) {
+		t.Fatalf("%d spans arrived in progress, want exactly the %d open", len(got), open)
+	}
+	for k, n := range starts {
+		if n != 1 {
+			t.Errorf("%s arrived %d times in progress, want once", k, n)
+		}
+	}
+	got := s.spans(t)
+	for k := range want {
+		var it struct {
+			Input struct{ Pad, Q string }
+			End   *string `json:"end_timestamp"`
+		}
+		if err := json.Unmarshal(got[k], &it); err != nil || it.Input.Pad != pad || "trace-open/"+it.Input.Q != k || it.End != nil {
+			t.Fatalf("%s arrived as %.200s", k, got[k])
+		}
+	}
+	if n := num(s.stats(t), "completed"); n != open/10 {
+		t.Errorf("%v spans completed, want the %d that ended", n, open/10)
+	}
+}
