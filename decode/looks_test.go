@@ -54,7 +54,7 @@ func hasKeyRef(b []byte, quoted string) bool {
 // TestLooksLikeSpanMatchesReference: the one-pass scan answers as the two
 // searches did, for lines made of the pieces that matter.
 func TestLooksLikeSpanMatchesReference(t *testing.T) {
-	pieces := []string{`"trace_id"`, `"start_time"`, `"trace_id`, `start_time"`, `"`, `:`, ` `, "\t", "\n", `{`, `}`, `x`, `\`, `,`}
+	pieces := []string{`"trace_id"`, `"start_time"`, `"trace_id`, `start_time"`, `"`, `:`, ` `, "\t", "\n", `{`, `}`, `x`, `\`, `,`, `_`, `"trace`, `_id"`}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 200000 {
 		var b []byte
@@ -94,6 +94,17 @@ func BenchmarkLooksLikeSpan(b *testing.B) {
 		}
 		if i++; i == len(lines) {
 			i = 0
+		}
+	}
+}
+
+// BenchmarkLooksLikeSpanAppLog: a JSON log line that is not a span, as
+// most container output is: scanned to its end.
+func BenchmarkLooksLikeSpanAppLog(b *testing.B) {
+	line := []byte(`{"level":"info","ts":"2026-11-26T15:00:00.123Z","logger":"http_server","caller":"server/handler.go:88","msg":"request served","method":"GET","path":"/api/v1/users","status":200,"duration_ms":12.5,"user_id":"u_123","request_id":"9f8e7d6c"}`)
+	for b.Loop() {
+		if LooksLikeSpan(line) {
+			b.Fatal("an app log line looks like a span")
 		}
 	}
 }
