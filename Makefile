@@ -48,7 +48,8 @@ demo: build $(BIN)/httpget
 # line split, utf8.Valid per line), the same with --gzip, over https (the
 # transport's protocol and HTTP/1.1 forced), in CRI framing and
 # with every span open while 2,000 others start, and while 20,000 do (a
-# catch-up with many spans open), latency at 2,000 spans/s,
+# catch-up with many spans open), latency at 2,000 spans/s (spans ending at
+# once, and spans lasting 2 s),
 # 2,000 busy files, CPU on 200 idle files; every cost per span also as a
 # ratio. BASELINE=path/to/spanshipper runs another
 # build alternately with this one and prints the ratios between them.

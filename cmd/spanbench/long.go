@@ -32,24 +32,8 @@ func ensureLongFile(spanFile string, delay int) (string, error) {
 		suffix = fmt.Sprintf(".open%d.jsonl", delay)
 	}
 	return derived(spanFile, suffix, what, func(r *bufio.Reader, w *bufio.Writer) error {
-		dec := decode.New(decode.Options{})
-		var (
-			ring  = make([]string, delay) // the last delay started spans, oldest at next
-			next  int                     // ring slot of the oldest
-			n     int                     // spans started so far
-			ends  = map[string][]byte{}   // end records read, waiting for their turn
-			late  = map[string]struct{}{} // spans whose turn came before their end was read
-			item  []byte
-			write = func(b []byte) { w.Write(b); w.WriteByte('\n') }
-		)
-		due := func(k string) {
-			if e, ok := ends[k]; ok {
-				write(e)
-				delete(ends, k)
-			} else {
-				late[k] = struct{}{}
-			}
-		}
+		write := func(b []byte) { w.Write(b); w.WriteByte('\n') }
+		d := newDelayer(delay)
 		for {
 			line, err := r.ReadSlice('\n')
 			if err == bufio.ErrBufferFull {
@@ -58,39 +42,77 @@ func ensureLongFile(spanFile string, delay int) (string, error) {
 			if len(line) == 0 {
 				break
 			}
-			line = line[:len(line)-1]
-			var sp decode.Span
-			item, sp, err = dec.Append(item[:0], line)
-			if err != nil || sp.Kind == decode.KindBlank {
-				write(line) // bad or blank lines stay where they are
-				continue
-			}
-			k := string(sp.TraceID) + "\x00" + string(sp.ID)
-			if sp.Kind == decode.KindEnd {
-				if _, ok := late[k]; ok {
-					write(line)
-					delete(late, k)
-				} else {
-					ends[k] = append([]byte(nil), line...)
-				}
-				continue
-			}
-			write(line)
-			if n >= delay {
-				due(ring[next])
-			}
-			ring[next] = k
-			next = (next + 1) % delay
-			n++
+			d.push(line[:len(line)-1], write)
 		}
-		for i := range min(n, delay) {
-			due(ring[(next+i)%delay])
-		}
-		if len(ends) > 0 {
-			return fmt.Errorf("%d end records of spans whose start was not read", len(ends))
-		}
-		return nil
+		return d.flush(write)
 	})
+}
+
+// delayer reorders span records so that each span's end record comes just
+// after the start record of the span delay starts later: spans that stay
+// open while delay others start. Lines are passed on without their '\n'.
+type delayer struct {
+	dec   *decode.Decoder
+	item  []byte
+	delay int
+	ring  []string            // the last delay started spans, oldest at next
+	next  int                 // ring slot of the oldest
+	n     int                 // spans started so far
+	ends  map[string][]byte   // end records read, waiting for their turn
+	late  map[string]struct{} // spans whose turn came before their end was read
+}
+
+func newDelayer(delay int) *delayer {
+	return &delayer{dec: decode.New(decode.Options{}), delay: delay, ring: make([]string, delay),
+		ends: map[string][]byte{}, late: map[string]struct{}{}}
+}
+
+// push takes the next line and emits the lines now due (line is not kept).
+func (d *delayer) push(line []byte, emit func([]byte)) {
+	var sp decode.Span
+	var err error
+	d.item, sp, err = d.dec.Append(d.item[:0], line)
+	if err != nil || sp.Kind == decode.KindBlank {
+		emit(line) // bad or blank lines stay where they are
+		return
+	}
+	k := string(sp.TraceID) + "\x00" + string(sp.ID)
+	if sp.Kind == decode.KindEnd {
+		if _, ok := d.late[k]; ok {
+			emit(line)
+			delete(d.late, k)
+		} else {
+			d.ends[k] = append([]byte(nil), line...)
+		}
+		return
+	}
+	emit(line)
+	if d.n >= d.delay {
+		d.due(d.ring[d.next], emit)
+	}
+	d.ring[d.next] = k
+	d.next = (d.next + 1) % d.delay
+	d.n++
+}
+
+func (d *delayer) due(k string, emit func([]byte)) {
+	if e, ok := d.ends[k]; ok {
+		emit(e)
+		delete(d.ends, k)
+	} else {
+		d.late[k] = struct{}{}
+	}
+}
+
+// flush emits the ends of the spans still open, oldest first.
+func (d *delayer) flush(emit func([]byte)) error {
+	for i := range min(d.n, d.delay) {
+		d.due(d.ring[(d.next+i)%d.delay], emit)
+	}
+	if len(d.ends) > 0 {
+		return fmt.Errorf("%d end records of spans whose start was not read", len(d.ends))
+	}
+	return nil
 }
 
 // longRun ships the span file with every span open for delay spans: with

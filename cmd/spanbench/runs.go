@@ -15,7 +15,10 @@ import (
 
 // latency writes span records at a fixed rate and measures, per span-end
 // record, the time from its write to its acknowledgement by the receiver.
-func latency(s shipper, rate float64, dur time.Duration) error {
+// With open > 0 (the latency-long run) each span's end is written after the
+// start of the span open starts later: spans that stay open, as LLM calls
+// do, so that held span starts live through checkpointer turns.
+func latency(s shipper, name string, rate float64, dur time.Duration, open int) error {
 	dir, _ := os.MkdirTemp("", "spanbench-latency")
 	defer os.RemoveAll(dir)
 	p := filepath.Join(dir, "agent.jsonl")
@@ -34,7 +37,7 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 	pids := make(chan int, 1)
 	go func() {
 		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("latency"))}
+			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile(name))}
 		}
 		res, _ := runShipper(context.Background(), s.bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
 			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
@@ -49,21 +52,42 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 		return err
 	}
 
-	fmt.Printf("\n== latency%s: %.0f span-end records/s (plus their starts) for %v, default --linger 250ms\n", s.tag(), rate, dur)
-	g := spangen.New(spangen.Options{Seed: 2, Spans: int(rate * dur.Seconds() * 1.2)})
+	how := ""
+	if open > 0 {
+		how = fmt.Sprintf(", each span open while %d others start (%v)", open, time.Duration(float64(open)/rate*float64(time.Second)))
+	}
+	fmt.Printf("\n== %s%s: %.0f span-end records/s (plus their starts) for %v%s, default --linger 250ms\n", name, s.tag(), rate, dur, how)
+	g := spangen.New(spangen.Options{Seed: 2, Spans: int(rate*dur.Seconds()*1.2) + open})
+	var reorder *delayer
+	if open > 0 {
+		reorder = newDelayer(open)
+	}
+	var queue [][]byte // lines due, each with its '\n'
+	emit := func(b []byte) { queue = append(queue, append(append([]byte(nil), b...), '\n')) }
 	written := map[string]time.Time{}
 	start := time.Now()
 	var line []byte
 	var ends int
-	for i := 0; time.Since(start) < dur; i++ {
-		var ok bool
-		if line, ok = g.Next(line[:0]); !ok {
-			break
+	for i := 0; time.Since(start) < dur; {
+		if len(queue) == 0 {
+			var ok bool
+			if line, ok = g.Next(line[:0]); !ok {
+				break
+			}
+			if reorder == nil {
+				emit(line[:len(line)-1])
+			} else {
+				reorder.push(line[:len(line)-1], emit)
+			}
+			continue
 		}
+		line := queue[0]
+		queue = queue[1:]
 		// Two lines per span: pace the lines at twice the span rate.
 		if d := time.Until(start.Add(time.Duration(float64(i) / (2 * rate) * float64(time.Second)))); d > 0 {
 			time.Sleep(d)
 		}
+		i++
 		if _, err := f.Write(line); err != nil {
 			return err
 		}
@@ -104,8 +128,8 @@ func latency(s shipper, rate float64, dur time.Duration) error {
 	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	fmt.Printf("RESULT latency%s: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
-		s.tag(), len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
+	fmt.Printf("RESULT %s%s: %d span-end records at %.0f/s: p50 %v, p99 %v, max %v (write to 2xx); shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
+		name, s.tag(), len(lat), rate, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
 		res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, ends), againstBulk(s, perMillion(res.cpu, ends)),
 		steady.Seconds(), perMillion(steady, ends), againstBulk(s, perMillion(steady, ends)))
 	return nil
