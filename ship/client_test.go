@@ -196,6 +196,14 @@ func TestHTTP1OverTLS(t *testing.T) {
 		b.serve(w, r)
 	}))
 	srv.EnableHTTP2 = true
+	conns := 0
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	tr := NewTransport()
@@ -210,8 +218,14 @@ func TestHTTP1OverTLS(t *testing.T) {
 	if got := b.accepted(); len(got) != 6 {
 		t.Fatalf("accepted %v", got)
 	}
-	if !slices.Equal(protos, []string{"HTTP/1.1", "HTTP/1.1", "HTTP/1.1"}) {
-		t.Fatalf("requests came as %v, want HTTP/1.1", protos)
+	mu.Lock()
+	gotProtos, gotConns := slices.Clone(protos), conns
+	mu.Unlock()
+	if !slices.Equal(gotProtos, []string{"HTTP/1.1", "HTTP/1.1", "HTTP/1.1"}) {
+		t.Fatalf("requests came as %v, want HTTP/1.1", gotProtos)
+	}
+	if gotConns != 1 {
+		t.Fatalf("3 batches one after the other took %d connections, want 1 kept alive (one TLS handshake)", gotConns)
 	}
 	// The server does offer HTTP/2: a client that asks gets it.
 	h2 := srv.Client()
