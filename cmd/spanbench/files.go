@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,26 +35,17 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 	defer r.close()
 	rate := float64(n) / period.Seconds()
 	fmt.Printf("\n== files%s: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", s.tag(), n, period, rate, dur)
-	stop := make(chan struct{})
-	done := make(chan result, 1)
-	pids := make(chan int, 1)
-	go func() {
-		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("files"))}
-		}
-		res, _ := runShipper(context.Background(), s.bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
-		done <- res
-	}()
-	pid := <-pids
+	sh, err := follow(s, "files", filepath.Join(dir, "*.jsonl"), dir, r)
+	if err != nil {
+		return err
+	}
+	defer sh.end()
 	time.Sleep(500 * time.Millisecond) // the shipper has found the (empty) files
 	// The steady state's own CPU, as in the latency run: from the first
 	// write to the last ack, without start-up (2,000 files opened) and
 	// shutdown.
-	steadyFrom, err := procCPU(pid)
+	steadyFrom, err := sh.cpu()
 	if err != nil {
-		close(stop)
-		<-done
 		return err
 	}
 	g := spangen.New(spangen.Options{Seed: 4, Spans: int(rate*dur.Seconds()) + n})
@@ -87,9 +77,8 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 	for time.Now().Before(deadline) && r.stats().ItemsReceived < ends {
 		time.Sleep(100 * time.Millisecond)
 	}
-	steadyTo, err := procCPU(pid)
-	close(stop)
-	res := <-done
+	steadyTo, err := sh.cpu()
+	res := sh.end()
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spanshipper/spanshipper/spangen"
@@ -32,22 +33,15 @@ func latency(s shipper, name string, rate float64, dur time.Duration, open int) 
 		return err
 	}
 	defer r.close()
-	stop := make(chan struct{})
-	done := make(chan result, 1)
-	pids := make(chan int, 1)
-	go func() {
-		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile(name))}
-		}
-		res, _ := runShipper(context.Background(), s.bin, []string{"--path", p, "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
-		done <- res
-	}()
-	pid := <-pids
+	sh, err := follow(s, name, p, dir, r)
+	if err != nil {
+		return err
+	}
+	defer sh.end()
 	time.Sleep(500 * time.Millisecond) // the shipper is following the file
 	// The steady state's own CPU: from the first write to the last ack,
 	// without the process's start-up and shutdown.
-	steadyFrom, err := procCPU(pid)
+	steadyFrom, err := sh.cpu()
 	if err != nil {
 		return err
 	}
@@ -108,9 +102,8 @@ func latency(s shipper, name string, rate float64, dur time.Duration, open int) 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	steadyTo, err := procCPU(pid)
-	close(stop)
-	res := <-done
+	steadyTo, err := sh.cpu()
+	res := sh.end()
 	if err != nil {
 		return err
 	}
@@ -168,34 +161,70 @@ func idle(s shipper, dur time.Duration) error {
 	}
 	defer r.close()
 	fmt.Printf("\n== idle%s: 200 files, read once, then quiet for %v\n", s.tag(), dur)
-	stop := make(chan struct{})
-	done := make(chan result, 1)
-	pids := make(chan int, 1)
-	go func() {
-		if profileDir != "" {
-			childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile("idle"))}
-		}
-		res, _ := runShipper(context.Background(), s.bin, []string{"--path", filepath.Join(dir, "*.jsonl"), "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, stop, func(pid int) { pids <- pid })
-		done <- res
-	}()
-	pid := <-pids
+	sh, err := follow(s, "idle", filepath.Join(dir, "*.jsonl"), dir, r)
+	if err != nil {
+		return err
+	}
+	defer sh.end()
 	// Start the clock once the files were read and shipped.
 	time.Sleep(3 * time.Second)
-	before, err := procCPU(pid)
+	before, err := sh.cpu()
 	if err != nil {
 		return err
 	}
 	time.Sleep(dur)
-	after, err := procCPU(pid)
+	after, err := sh.cpu()
 	if err != nil {
 		return err
 	}
-	close(stop)
-	res := <-done
+	res := sh.end()
 	fmt.Printf("RESULT idle%s: 200 quiet files for %v: %.3f CPU-seconds (whole run with start-up and first read: %.3f)\n",
 		s.tag(), dur, (after - before).Seconds(), res.cpu.Seconds())
 	return nil
+}
+
+// follower is a spanshipper following files in the background, with its
+// default flags, until it is ended.
+type follower struct {
+	pid  int
+	stop chan struct{}
+	done chan result
+	once sync.Once
+	res  result
+}
+
+// follow starts s following glob, shipping to r, its state in dir/state;
+// name names its CPU profile (--profile).
+func follow(s shipper, name, glob, dir string, r *receiver) (*follower, error) {
+	f := &follower{stop: make(chan struct{}), done: make(chan result, 1)}
+	if profileDir != "" {
+		childEnv = []string{"SPANSHIPPER_CPUPROFILE=" + filepath.Join(profileDir, s.profile(name))}
+	}
+	pids := make(chan int, 1)
+	go func() {
+		res, _ := runShipper(context.Background(), s.bin, []string{"--path", glob, "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, f.stop, func(pid int) { pids <- pid })
+		f.done <- res
+	}()
+	select {
+	case f.pid = <-pids:
+		return f, nil
+	case <-f.done:
+		return nil, fmt.Errorf("%s did not start", s.bin)
+	}
+}
+
+// cpu returns the shipper's user+system time so far.
+func (f *follower) cpu() (time.Duration, error) { return procCPU(f.pid) }
+
+// end stops the shipper (SIGTERM), waits for it and returns its resource
+// use; later calls return the same.
+func (f *follower) end() result {
+	f.once.Do(func() {
+		close(f.stop)
+		f.res = <-f.done
+	})
+	return f.res
 }
 
 // procCPU reads a process's user+system time from /proc (clock ticks of 10ms).
