@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-CMDS := spanshipper spansink spangen spanbench
+CMDS := spanshipper spansink spangen spanbench spanfloor
 
 $(BIN)/httpget: scripts/httpget/main.go
 	CGO_ENABLED=0 $(GO) build -o $@ ./scripts/httpget

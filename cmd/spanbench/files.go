@@ -83,6 +83,7 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 		return err
 	}
 	steady := steadyTo - steadyFrom
+	measured.steady["files/"+s.label] = perMillion(steady, int(ends))
 	got := r.stats().ItemsReceived
 	if got < ends {
 		return fmt.Errorf("receiver got %d of %d span-end records", got, ends)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ func main() {
 	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-tls-N.pprof, shipper-tls-http1-N.pprof, shipper-cri-N.pprof, shipper-long-N.pprof, shipper-open-N.pprof, shipper-latency.pprof, shipper-latency-long.pprof, shipper-files.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	baseline := flag.String("baseline", "", "another spanshipper binary run alternately with --bin (same file, same receiver) for ratios")
+	floorBin := flag.String("floor-bin", "bin/spanfloor", "spanfloor (the least a shipper can do: read, decode, send) run beside the others in the throughput, latency and files runs, for the bound of each bar; empty: not run")
 	only := flag.String("only", "throughput,gzip,tls,cri,long,open,latency,latency-long,files,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
@@ -49,11 +51,22 @@ func main() {
 	if *baseline != "" {
 		ships = append(ships, shipper{label: "baseline", bin: *baseline})
 	}
+	// The throughput, latency and files runs also measure spanfloor.
+	bounded := ships
+	if *floorBin != "" {
+		if _, err := os.Stat(*floorBin); err != nil {
+			fmt.Fprintf(os.Stderr, "spanbench: --floor-bin: %v (make build builds it)\n", err)
+			os.Exit(2)
+		}
+		bounded = append(slices.Clone(ships), shipper{label: floorLabel, bin: *floorBin})
+	}
 	for _, run := range strings.Split(*only, ",") {
 		var err error
 		switch run {
 		case "throughput":
-			err = throughput(ships, *dataDir, *spans, *runs, *batch, *conc)
+			if err = throughput(bounded, *dataDir, *spans, *runs, *batch, *conc); err == nil {
+				printBound("throughput", 3)
+			}
 		case "gzip":
 			err = gzipRun(ships, *dataDir, *spans, *runs)
 		case "cri":
@@ -65,11 +78,15 @@ func main() {
 		case "open":
 			err = longRun(ships, *dataDir, *spans, *runs, "open", openDelay)
 		case "latency":
-			err = each(ships, func(s shipper) error { return latency(s, "latency", *rate, *latencyFor, 0) })
+			if err = each(bounded, func(s shipper) error { return latency(s, "latency", *rate, *latencyFor, 0) }); err == nil {
+				printBound("latency", 1.5)
+			}
 		case "latency-long":
 			err = each(ships, func(s shipper) error { return latency(s, "latency-long", *rate, *latencyFor, int(2**rate)) })
 		case "files":
-			err = each(ships, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor) })
+			if err = each(bounded, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor) }); err == nil {
+				printBound("files", 5)
+			}
 		case "idle":
 			err = each(ships, func(s shipper) error { return idle(s, *idleFor) })
 		}

@@ -108,6 +108,7 @@ func latency(s shipper, name string, rate float64, dur time.Duration, open int) 
 		return err
 	}
 	steady := steadyTo - steadyFrom
+	measured.steady[name+"/"+s.label] = perMillion(steady, ends)
 	var lat []time.Duration
 	r.mu.Lock()
 	for id, w := range written {

@@ -80,9 +80,10 @@ func perMillion(cpu time.Duration, spans int) float64 { return cpu.Seconds() / f
 // measured keeps the medians of this invocation's runs so later runs can
 // print their cost as a ratio of them: CPU-s per million spans.
 var measured = struct {
-	floor float64
-	bulk  map[string]float64 // the throughput run's, by shipper label
-}{bulk: map[string]float64{}}
+	floor  float64
+	bulk   map[string]float64 // the throughput run's, by shipper label
+	steady map[string]float64 // the latency and files runs' steady state, by run and label ("files/spanfloor")
+}{bulk: map[string]float64{}, steady: map[string]float64{}}
 
 // runBulk runs each shipper runs times on b.file, interleaved (the order
 // alternates from run to run, so drift on a shared host hits both alike), and
