@@ -28,7 +28,7 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 		defer f.Close()
 		files[i] = f
 	}
-	r, err := newReceiver(false)
+	r, err := receiverFor(s, false)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func main() {
 	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-tls-N.pprof, shipper-tls-http1-N.pprof, shipper-cri-N.pprof, shipper-long-N.pprof, shipper-open-N.pprof, shipper-latency.pprof, shipper-latency-long.pprof, shipper-files.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	baseline := flag.String("baseline", "", "another spanshipper binary run alternately with --bin (same file, same receiver) for ratios")
-	floorBin := flag.String("floor-bin", "bin/spanfloor", "spanfloor (the least a shipper can do: read, decode, send) run beside the others in the throughput, latency and files runs, for the bound of each bar; empty: not run")
+	floorBin := flag.String("floor-bin", "bin/spanfloor", "spanfloor (the least a shipper can do: read, decode, send; and with --raw read and send only) run beside the others in the throughput, latency and files runs, for the bound of each bar; empty: not run")
 	only := flag.String("only", "throughput,gzip,tls,cri,long,open,latency,latency-long,files,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
@@ -58,7 +58,8 @@ func main() {
 			fmt.Fprintf(os.Stderr, "spanbench: --floor-bin: %v (make build builds it)\n", err)
 			os.Exit(2)
 		}
-		bounded = append(slices.Clone(ships), shipper{label: floorLabel, bin: *floorBin})
+		bounded = append(slices.Clone(ships), shipper{label: floorLabel, bin: *floorBin},
+			shipper{label: rawFloorLabel, bin: *floorBin, args: []string{"--raw"}, raw: true})
 	}
 	for _, run := range strings.Split(*only, ",") {
 		var err error

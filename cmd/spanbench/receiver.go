@@ -34,12 +34,24 @@ type receiver struct {
 	mu                      sync.Mutex
 	acked                   map[string]time.Time // only when tracking latency
 	nullItems, nullRequests int64
-	null                    bool // read and count bodies only: the shipper's own ceiling
+	null                    bool // read and count bodies only: the shipper's own ceiling, or spanfloor --raw
 	track                   bool
 }
 
 func newReceiver(track bool) (*receiver, error) {
-	return listen(track, "")
+	return listen(track, false, "")
+}
+
+// newRawReceiver is a receiver that takes any body and counts (and with
+// track, records) the items by their leading {"id":": for spanfloor --raw,
+// whose items are span records as written.
+func newRawReceiver(track bool) (*receiver, error) {
+	return listen(track, true, "")
+}
+
+// receiverFor is the receiver s ships to: raw for spanfloor --raw.
+func receiverFor(s shipper, track bool) (*receiver, error) {
+	return listen(track, s.raw, "")
 }
 
 // newTLSReceiver is newReceiver serving https (HTTP/2 or HTTP/1.1, as the
@@ -47,11 +59,11 @@ func newReceiver(track bool) (*receiver, error) {
 // it writes to dir/ca.pem for the shipper's SSL_CERT_FILE.
 func newTLSReceiver(dir string) (*receiver, string, error) {
 	ca := filepath.Join(dir, "ca.pem")
-	r, err := listen(false, ca)
+	r, err := listen(false, false, ca)
 	return r, ca, err
 }
 
-func listen(track bool, certFile string) (*receiver, error) {
+func listen(track, raw bool, certFile string) (*receiver, error) {
 	var cert tls.Certificate
 	if certFile != "" {
 		var err error
@@ -63,7 +75,7 @@ func listen(track bool, certFile string) (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{addr: ln.Addr().String(), s: sink.New(sink.Config{Discard: true}), track: track, acked: map[string]time.Time{}, null: nullReceiver && !track}
+	r := &receiver{addr: ln.Addr().String(), s: sink.New(sink.Config{Discard: true}), track: track, acked: map[string]time.Time{}, null: raw || nullReceiver && !track}
 	r.srv = &http.Server{Handler: r}
 	if certFile != "" {
 		r.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
@@ -117,11 +129,14 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		buf.Reset()
 		buf.ReadFrom(req.Body)
 		n := bytes.Count(buf.Bytes(), []byte(`{"id":"`)) // items start so; generated nested values never do
-		nullBufs.Put(buf)
 		r.mu.Lock()
 		r.nullItems += int64(n)
 		r.nullRequests++
+		if r.track {
+			r.ack(buf.Bytes())
+		}
 		r.mu.Unlock()
+		nullBufs.Put(buf)
 		return
 	}
 	if !r.track || req.Method != http.MethodPut {
@@ -133,14 +148,20 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	r.s.ServeHTTP(rec, req)
 	if rec.status == 0 || rec.status == 200 {
-		now := time.Now()
 		r.mu.Lock()
-		for _, m := range idRE.FindAllSubmatch(body, -1) {
-			if _, ok := r.acked[string(m[1])]; !ok {
-				r.acked[string(m[1])] = now
-			}
-		}
+		r.ack(body)
 		r.mu.Unlock()
+	}
+}
+
+// ack records now as the acknowledgement of every item of body not seen
+// before; r.mu is held.
+func (r *receiver) ack(body []byte) {
+	now := time.Now()
+	for _, m := range idRE.FindAllSubmatch(body, -1) {
+		if _, ok := r.acked[string(m[1])]; !ok {
+			r.acked[string(m[1])] = now
+		}
 	}
 }
 
@@ -151,7 +172,14 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
+// stats are the sink's counters; a null receiver has only its counts of
+// items and requests.
 func (r *receiver) stats() sink.Stats {
+	if r.null {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return sink.Stats{ItemsReceived: r.nullItems, RequestsOK: r.nullRequests}
+	}
 	rec := &bufferWriter{header: http.Header{}}
 	req, _ := http.NewRequest(http.MethodGet, "/stats", nil)
 	r.s.ServeHTTP(rec, req)

@@ -28,7 +28,7 @@ func latency(s shipper, name string, rate float64, dur time.Duration, open int) 
 		return err
 	}
 	defer f.Close()
-	r, err := newReceiver(true)
+	r, err := receiverFor(s, true)
 	if err != nil {
 		return err
 	}
@@ -203,8 +203,8 @@ func follow(s shipper, name, glob, dir string, r *receiver) (*follower, error) {
 	}
 	pids := make(chan int, 1)
 	go func() {
-		res, _ := runShipper(context.Background(), s.bin, []string{"--path", glob, "--endpoint", "http://" + r.addr,
-			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, f.stop, func(pid int) { pids <- pid })
+		res, _ := runShipper(context.Background(), s.bin, append([]string{"--path", glob, "--endpoint", "http://" + r.addr,
+			"--state-dir", filepath.Join(dir, "state"), "--listen", "off", "--log-level", "warn"}, s.args...), f.stop, func(pid int) { pids <- pid })
 		f.done <- res
 	}()
 	select {

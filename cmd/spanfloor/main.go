@@ -19,6 +19,12 @@
 // bar. It is a measuring tool, not a shipper: it loses spans on any error
 // (it exits 1) and keeps no state.
 //
+// With --raw it does not decode at all: each span-end line goes into the
+// body as it was read (a start is told by "end_time":null in its first 512
+// bytes, blank lines are skipped), for a receiver that does not validate.
+// That bounds the bars without this decoder: what reading and sending alone
+// cost.
+//
 // It takes spanshipper's flags as spanbench passes them; only --path,
 // --endpoint, --exit-on-eof, --batch-size and --linger mean anything here.
 package main
@@ -50,6 +56,7 @@ func main() {
 	exitOnEOF := fs.Bool("exit-on-eof", false, "ship what the files hold, then exit")
 	batchSize := fs.Int("batch-size", 200, "items per request")
 	linger := fs.Duration("linger", 250*time.Millisecond, "how long a partial batch waits, and the read turn")
+	raw := fs.Bool("raw", false, "send span-end lines as they are, undecoded (for a receiver that does not validate)")
 	for _, ignored := range []string{"state-dir", "listen", "log-level", "concurrency"} {
 		fs.String(ignored, "", "ignored (spanshipper's flag)")
 	}
@@ -67,6 +74,7 @@ func main() {
 		http:  &http.Client{Transport: ship.NewTransport()},
 		dec:   decode.New(decode.Options{SkipStart: true}),
 		limit: max(1, *batchSize),
+		raw:   *raw,
 		files: map[string]*file{},
 	}
 	var err error
@@ -87,6 +95,7 @@ type shipper struct {
 	http  *http.Client
 	dec   *decode.Decoder
 	limit int
+	raw   bool // no decoding: lines are items as they are
 
 	files map[string]*file
 	buf   []byte // read buffer: a file's partial line, then what was read
@@ -255,12 +264,20 @@ func (s *shipper) line(l []byte) error {
 	} else {
 		s.body = append(s.body, ',')
 	}
-	out, sp, err := s.dec.Append(s.body, l)
-	if err != nil || sp.Dropped || sp.Kind == decode.KindBlank {
-		s.body = s.body[:mark]
-		return nil
+	if s.raw {
+		if len(bytes.TrimSpace(l)) == 0 || bytes.Contains(l[:min(len(l), 512)], []byte(`"end_time":null`)) {
+			s.body = s.body[:mark]
+			return nil
+		}
+		s.body = append(s.body, l...)
+	} else {
+		out, sp, err := s.dec.Append(s.body, l)
+		if err != nil || sp.Dropped || sp.Kind == decode.KindBlank {
+			s.body = s.body[:mark]
+			return nil
+		}
+		s.body = out
 	}
-	s.body = out
 	if s.items == 0 {
 		s.first = time.Now()
 	}
