@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -151,5 +157,54 @@ func TestFollowsWrites(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("spanfloor after SIGTERM: %v", err)
+	}
+}
+
+// TestRawSendsEndLinesAsWritten: with --raw each span-end line is an item
+// byte for byte, in order; starts and blank lines are left out.
+func TestRawSendsEndLinesAsWritten(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct{ Items []json.RawMessage }
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, it := range req.Items {
+			got = append(got, string(it))
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	g := spangen.New(spangen.Options{Seed: 3, Spans: 400})
+	var want []string
+	var b []byte
+	for i := 0; ; i++ {
+		l, ok := g.Next(nil)
+		if !ok {
+			break
+		}
+		b = append(b, l...)
+		if i%97 == 0 {
+			b = append(b, " \n"...)
+		}
+		if !bytes.Contains(l, []byte(`"end_time":null`)) {
+			want = append(want, string(bytes.TrimSuffix(l, []byte("\n"))))
+		}
+	}
+	p := filepath.Join(t.TempDir(), "a.jsonl")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, "--path", p, "--endpoint", srv.URL, "--exit-on-eof", "--raw").Wait(); err != nil {
+		t.Fatalf("spanfloor --raw: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %d items, want the %d span-end lines as written", len(got), len(want))
 	}
 }
