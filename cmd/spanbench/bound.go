@@ -35,13 +35,14 @@ func printBound(run string, bar float64) {
 	if floorCost == 0 || rawCost == 0 || limit == 0 {
 		return // spanfloor not run, or no throughput run in this invocation
 	}
-	verdict := "spanfloor is within the bar: reading, decoding and sending alone do not rule it out"
-	switch {
-	case rawCost > limit:
-		verdict = "the bar is below what reading and sending alone cost: no shipper reaches it here, whatever its decoder"
+	var verdict string
+	switch room, decoding := limit-rawCost, floorCost-rawCost; {
+	case room <= 0:
+		verdict = fmt.Sprintf("reading and sending alone cost %.2fx the bar, which leaves nothing for decoding: no shipper reaches it here", rawCost/limit)
 	case floorCost > limit:
-		verdict = "the bar is below what spanfloor costs with spanshipper's decoder; reading and sending alone leave " +
-			fmt.Sprintf("%.2f for decoding", limit-rawCost)
+		verdict = fmt.Sprintf("reading and sending leave %.2f for decoding; spanshipper's decoder takes %.2f here (%.1fx that)", room, decoding, decoding/room)
+	default:
+		verdict = fmt.Sprintf("spanfloor is within the bar; what spanshipper does beyond it costs %.2f", cost("")-floorCost)
 	}
 	fmt.Printf("RESULT %s bound: the bar (%.1fx %s) is %.2f CPU-seconds per million spans; spanshipper %.2f (%.2fx the bar), spanfloor %.2f (%.2fx), spanfloor --raw %.2f (%.2fx): %s\n",
 		run, bar, of, limit, cost(""), cost("")/limit, floorCost, floorCost/limit, rawCost, rawCost/limit, verdict)

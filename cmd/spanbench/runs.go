@@ -228,8 +228,27 @@ func (f *follower) end() result {
 	return f.res
 }
 
-// procCPU reads a process's user+system time from /proc (clock ticks of 10ms).
+// procCPU is a process's CPU time so far: the sum of its threads' run
+// time from /proc/PID/task/*/schedstat (nanoseconds, user and system),
+// or, where the kernel keeps no schedstat, user+system time from
+// /proc/PID/stat in clock ticks of 10 ms, too coarse for a steady run that
+// uses a few tenths of a second. A thread that exited takes its time with
+// it; the Go runtime keeps its threads.
 func procCPU(pid int) (time.Duration, error) {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var sum int64
+	read := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if f := strings.Fields(string(b)); err == nil && len(f) > 0 { // else the thread has just exited
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += ns
+			read++
+		}
+	}
+	if read > 0 {
+		return time.Duration(sum), nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
