@@ -117,19 +117,32 @@ const readSize = 256 << 10
 
 // once ships every line of the files matching glob and returns.
 func (s *shipper) once(glob string) error {
-	paths, err := filepath.Glob(glob)
+	files, err := s.openAll(glob)
 	if err != nil {
 		return err
 	}
-	for _, p := range paths {
-		if err := s.open(p); err != nil {
-			return err
-		}
-		if err := s.read(s.files[filepath.Base(p)], true); err != nil {
+	for _, f := range files {
+		if err := s.read(f, true); err != nil {
 			return err
 		}
 	}
 	return s.flush()
+}
+
+// openAll opens the files matching glob.
+func (s *shipper) openAll(glob string) ([]*file, error) {
+	paths, err := filepath.Glob(glob)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]*file, len(paths))
+	for i, p := range paths {
+		if err := s.open(p); err != nil {
+			return nil, err
+		}
+		files[i] = s.files[filepath.Base(p)]
+	}
+	return files, nil
 }
 
 // follow ships the lines of the files matching glob as they are written,
@@ -146,15 +159,12 @@ func (s *shipper) follow(glob string, turn time.Duration) error {
 	defer unix.Close(fd)
 	w := &watch{s: s, fd: fd, glob: glob, dir: dir, buf: make([]byte, 64<<10),
 		woke: make(chan struct{}), resume: make(chan struct{}), done: make(chan error, 1)}
-	paths, err := filepath.Glob(glob)
+	files, err := s.openAll(glob)
 	if err != nil {
 		return err
 	}
-	for _, p := range paths {
-		if err := s.open(p); err != nil {
-			return err
-		}
-		w.mark(s.files[filepath.Base(p)]) // read what they hold
+	for _, f := range files {
+		w.mark(f) // read what they hold
 	}
 	go w.run()
 
