@@ -13,7 +13,17 @@ import (
 // span records, one write() per line, as the SDK writes) for dur, with the
 // shipper's default flags, and reports its CPU per span: what a node with
 // many busy container logs costs.
-func manyFiles(s shipper, n int, period, dur time.Duration) error {
+//
+// The files run takes the records from one generator in turn, so a span's
+// start and end mostly land in different files (the costly case for held
+// starts). With own (the files-own run) each file has its own generator:
+// each agent writes its own spans, start and end to the same file, as
+// agents do.
+func manyFiles(s shipper, n int, period, dur time.Duration, own bool) error {
+	name := "files"
+	if own {
+		name = "files-own"
+	}
 	dir, err := os.MkdirTemp("", "spanbench-files")
 	if err != nil {
 		return err
@@ -34,8 +44,8 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 	}
 	defer r.close()
 	rate := float64(n) / period.Seconds()
-	fmt.Printf("\n== files%s: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", s.tag(), n, period, rate, dur)
-	sh, err := follow(s, "files", filepath.Join(dir, "*.jsonl"), dir, r)
+	fmt.Printf("\n== %s%s: %d files, each written every %v (%.0f spans/s in all) for %v, default flags\n", name, s.tag(), n, period, rate, dur)
+	sh, err := follow(s, name, filepath.Join(dir, "*.jsonl"), dir, r)
 	if err != nil {
 		return err
 	}
@@ -48,7 +58,13 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 	if err != nil {
 		return err
 	}
-	g := spangen.New(spangen.Options{Seed: 4, Spans: int(rate*dur.Seconds()) + n})
+	gens := []*spangen.Generator{spangen.New(spangen.Options{Seed: 4, Spans: int(rate*dur.Seconds()) + n})}
+	if own {
+		gens = make([]*spangen.Generator, n)
+		for i := range gens {
+			gens[i] = spangen.New(spangen.Options{Seed: 1000 + uint64(i), Spans: int(dur/period) + 4})
+		}
+	}
 	var line []byte
 	var ends int64
 	start := time.Now()
@@ -57,6 +73,7 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 			time.Sleep(d)
 		}
 		f := files[i%n]
+		g := gens[(i%n)%len(gens)]
 		// Two records, one write each, as the SDK writes them. spangen
 		// interleaves spans, so a span's start and its end mostly land in
 		// different files, read at different times: for the held
@@ -72,7 +89,9 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 			}
 		}
 	}
-	ends = g.Stats().Ends
+	for _, g := range gens {
+		ends += g.Stats().Ends
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && r.stats().ItemsReceived < ends {
 		time.Sleep(100 * time.Millisecond)
@@ -83,13 +102,13 @@ func manyFiles(s shipper, n int, period, dur time.Duration) error {
 		return err
 	}
 	steady := steadyTo - steadyFrom
-	measured.steady["files/"+s.label] = perMillion(steady, int(ends))
+	measured.steady[name+"/"+s.label] = perMillion(steady, int(ends))
 	got := r.stats().ItemsReceived
 	if got < ends {
 		return fmt.Errorf("receiver got %d of %d span-end records", got, ends)
 	}
-	fmt.Printf("RESULT files%s: %d files, %d span-end records at %.0f/s: shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s, peak RSS %.1f MiB; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
-		s.tag(), n, ends, rate, res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, int(ends)), againstBulk(s, perMillion(res.cpu, int(ends))),
+	fmt.Printf("RESULT %s%s: %d files, %d span-end records at %.0f/s: shipper CPU %.2fs over %.0fs = %.2f CPU-seconds per million spans%s, peak RSS %.1f MiB; writing to last ack only (no start-up, shutdown): %.2fs = %.2f%s\n",
+		name, s.tag(), n, ends, rate, res.cpu.Seconds(), res.wall.Seconds(), perMillion(res.cpu, int(ends)), againstBulk(s, perMillion(res.cpu, int(ends))),
 		float64(res.maxRSS)/(1<<20), steady.Seconds(), perMillion(steady, int(ends)), againstBulk(s, perMillion(steady, int(ends))))
 	return nil
 }

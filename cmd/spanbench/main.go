@@ -29,11 +29,11 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs (the median is reported)")
 	batch := flag.String("batch-size", "200", "--batch-size for the throughput run")
 	conc := flag.String("concurrency", "3", "--concurrency for the throughput run")
-	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-tls-N.pprof, shipper-tls-http1-N.pprof, shipper-cri-N.pprof, shipper-long-N.pprof, shipper-open-N.pprof, shipper-latency.pprof, shipper-latency-long.pprof, shipper-files.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
+	flag.StringVar(&profileDir, "profile", "", "write CPU profiles here: shipper-N.pprof (throughput run N), shipper-gzip-N.pprof, shipper-tls-N.pprof, shipper-tls-http1-N.pprof, shipper-cri-N.pprof, shipper-long-N.pprof, shipper-open-N.pprof, shipper-latency.pprof, shipper-latency-long.pprof, shipper-files.pprof, shipper-files-own.pprof, shipper-idle.pprof (baseline-… for --baseline; via SPANSHIPPER_CPUPROFILE) and receiver-RUN.pprof")
 	flag.BoolVar(&nullReceiver, "null-receiver", false, "throughput against a receiver that reads bodies and answers 200 without parsing (the shipper's own ceiling)")
 	baseline := flag.String("baseline", "", "another spanshipper binary run alternately with --bin (same file, same receiver) for ratios")
 	floorBin := flag.String("floor-bin", "bin/spanfloor", "spanfloor (the least a shipper can do: read, decode, send; and with --raw read and send only) run beside the others in the throughput, latency and files runs, for the bound of each bar; empty: not run")
-	only := flag.String("only", "throughput,gzip,tls,cri,long,open,latency,latency-long,files,idle", "which runs")
+	only := flag.String("only", "throughput,gzip,tls,cri,long,open,latency,latency-long,files,files-own,idle", "which runs")
 	rate := flag.Float64("rate", 2000, "spans per second in the latency run")
 	latencyFor := flag.Duration("latency-for", 20*time.Second, "length of the latency run")
 	idleFor := flag.Duration("idle-for", 30*time.Second, "length of the idle run")
@@ -85,8 +85,12 @@ func main() {
 		case "latency-long":
 			err = each(ships, func(s shipper) error { return latency(s, "latency-long", *rate, *latencyFor, int(2**rate)) })
 		case "files":
-			if err = each(bounded, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor) }); err == nil {
+			if err = each(bounded, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor, false) }); err == nil {
 				printBound("files", 5)
+			}
+		case "files-own":
+			if err = each(bounded, func(s shipper) error { return manyFiles(s, *nFiles, *filesEvery, *filesFor, true) }); err == nil {
+				printBound("files-own", 5)
 			}
 		case "idle":
 			err = each(ships, func(s shipper) error { return idle(s, *idleFor) })
