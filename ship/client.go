@@ -70,7 +70,7 @@ func NewTransport() *http.Transport {
 	return t
 }
 
-// writeBufferSize is the HTTP/1.1 connection write buffer (see New).
+// writeBufferSize is the HTTP/1.1 connection write buffer (see NewTransport).
 const writeBufferSize = 256 << 10
 
 // maxErrorBody is how much of a response body is kept for logs and dead letters.

@@ -74,7 +74,10 @@ func manyFiles(s shipper, n int, period, dur time.Duration, own bool) error {
 			time.Sleep(d)
 		}
 		f := files[i%n]
-		g := gens[(i%n)%len(gens)]
+		g := gens[0]
+		if own {
+			g = gens[i%n]
+		}
 		// Two records, one write each, as the SDK writes them.
 		for range 2 {
 			var ok bool

@@ -42,14 +42,9 @@ func newReceiver(track bool) (*receiver, error) {
 	return listen(track, false, "")
 }
 
-// newRawReceiver is a receiver that takes any body and counts (and with
-// track, records) the items by their leading {"id":": for spanfloor --raw,
-// whose items are span records as written.
-func newRawReceiver(track bool) (*receiver, error) {
-	return listen(track, true, "")
-}
-
-// receiverFor is the receiver s ships to: raw for spanfloor --raw.
+// receiverFor is the receiver s ships to. For spanfloor --raw, whose items
+// are span records as written, it takes any body and counts (and with
+// track, records) the items by their leading {"id":".
 func receiverFor(s shipper, track bool) (*receiver, error) {
 	return listen(track, s.raw, "")
 }

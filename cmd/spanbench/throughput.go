@@ -189,10 +189,8 @@ func shipOnce(b bulk, s shipper, i int) (result, sink.Stats, error) {
 		r, ca, err = newTLSReceiver(state)
 		childEnv = append(childEnv, "SSL_CERT_FILE="+ca)
 		scheme = "https://"
-	} else if s.raw {
-		r, err = newRawReceiver(false)
 	} else {
-		r, err = newReceiver(false)
+		r, err = receiverFor(s, false)
 	}
 	if err != nil {
 		return result{}, sink.Stats{}, err
